@@ -137,6 +137,11 @@ pub struct RuleDoc {
     pub raw_platforms: Vec<String>,
     /// Domain values as the vendor writes them (Splunk `security_domain`, Elastic `Domain:`...).
     pub raw_domains: Vec<String>,
+    /// Platforms in the shared vocabulary (`windows`, `aws`, `okta`...), set by the loader
+    /// through the taxonomy from `raw_platforms` and `logsource`.
+    pub platforms: Vec<String>,
+    /// Domains in the shared vocabulary (`endpoint`, `identity`, `cloud`...), set likewise.
+    pub domains: Vec<String>,
     /// Log-source hints for field normalization: `product`, `service`, `category`, `index`,
     /// `table`, `log_type`, `sourcetype`, `datamodel`...
     pub logsource: BTreeMap<String, Vec<String>>,
@@ -174,6 +179,8 @@ impl RuleDoc {
             tactics: Vec::new(),
             raw_platforms: Vec::new(),
             raw_domains: Vec::new(),
+            platforms: Vec::new(),
+            domains: Vec::new(),
             logsource: BTreeMap::new(),
             deprecated: false,
             enabled: true,

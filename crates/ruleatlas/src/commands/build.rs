@@ -1,0 +1,222 @@
+//! `ruleatlas build`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use ruleatlas_attack::Attack;
+use ruleatlas_catalog::{BuildInput, Index, write_catalog};
+use ruleatlas_loader::{LoadReport, Progress, Source, load_all};
+use ruleatlas_model::Vendor;
+
+use super::{CliError, CliResult};
+use crate::term;
+
+pub struct BuildOptions {
+    pub corpus: Option<PathBuf>,
+    pub sources: Vec<String>,
+    pub attack: Vec<PathBuf>,
+    pub output: PathBuf,
+    pub quiet: bool,
+}
+
+/// Sources from `--corpus` (vendor folders named by key) and `--source VENDOR=PATH`.
+pub fn sources(corpus: Option<&Path>, specs: &[String]) -> Result<Vec<Source>, CliError> {
+    let mut out = Vec::new();
+    if let Some(dir) = corpus {
+        if !dir.is_dir() {
+            return Err(CliError::Usage(format!("--corpus {}: not a folder", dir.display())));
+        }
+        for v in Vendor::ALL {
+            let p = dir.join(v.key());
+            if p.is_dir() {
+                out.push(Source::new(v, p));
+            }
+        }
+        if out.is_empty() {
+            return Err(CliError::Usage(format!(
+                "--corpus {}: no vendor folder inside (expected some of: {})",
+                dir.display(),
+                Vendor::ALL.iter().map(|v| v.key()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    for spec in specs {
+        let (v, p) = spec
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--source {spec}: expected VENDOR=PATH")))?;
+        let vendor = super::parse_vendor(Some(v))?.ok_or_else(|| CliError::Usage(format!("--source {spec}")))?;
+        let path = PathBuf::from(p);
+        if !path.exists() {
+            return Err(CliError::Usage(format!("--source {spec}: {} does not exist", path.display())));
+        }
+        out.push(Source::new(vendor, path));
+    }
+    Ok(out)
+}
+
+/// Loads STIX bundles from files or folders of `*.json`.
+pub fn load_attack(paths: &[PathBuf]) -> Result<Attack, CliError> {
+    let mut attack = Attack::default();
+    for p in paths {
+        let files: Vec<PathBuf> = if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| CliError::Usage(format!("--attack {}: {e}", p.display())))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|f| f.extension().is_some_and(|e| e == "json"))
+                .collect();
+            v.sort();
+            v
+        } else {
+            vec![p.clone()]
+        };
+        if files.is_empty() {
+            return Err(CliError::Usage(format!("--attack {}: no .json bundle there", p.display())));
+        }
+        for f in files {
+            let text = std::fs::read_to_string(&f)
+                .map_err(|e| CliError::Usage(format!("--attack {}: {e}", f.display())))?;
+            attack
+                .add_bundle(&f.to_string_lossy(), &text)
+                .map_err(|d| CliError::Usage(format!("--attack: {d}")))?;
+        }
+    }
+    Ok(attack)
+}
+
+/// Loads, normalizes and writes a catalog; returns the report and the seconds it took.
+pub fn build_catalog(
+    sources: &[Source],
+    attack: &Attack,
+    output: &Path,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<(LoadReport, f64), CliError> {
+    let start = Instant::now();
+    let mut report = load_all(sources, &crate::adapters::adapter, attack, progress);
+    let taxonomy = ruleatlas_taxonomy::Taxonomy::builtin();
+    for r in &mut report.rules {
+        taxonomy.normalize(&mut r.doc);
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let labels = sources
+        .iter()
+        .map(|s| {
+            format!("{}={}{}", s.vendor.key(), s.root.display(), s.commit.as_deref().map(|c| format!("@{c}")).unwrap_or_default())
+        })
+        .collect();
+    let input = BuildInput {
+        rules: &report.rules,
+        diagnostics: &report.diagnostics,
+        files: &report.files,
+        attack,
+        build_seconds: seconds,
+        sources: labels,
+    };
+    write_catalog(output, &input)
+        .map_err(|e| CliError::Failed(format!("could not write the catalog {}: {e}", output.display())))?;
+    Ok((report, seconds))
+}
+
+pub fn run(opts: &BuildOptions) -> CliResult {
+    let sources = sources(opts.corpus.as_deref(), &opts.sources)?;
+    if sources.is_empty() {
+        return Err(CliError::Usage(
+            "nothing to build: give --corpus DIR or --source VENDOR=PATH (see `ruleatlas build --help`)".into(),
+        ));
+    }
+    let attack = load_attack(&opts.attack)?;
+    let show = term::progress_allowed(opts.quiet);
+    let multi = MultiProgress::new();
+    let bars: Mutex<BTreeMap<Vendor, ProgressBar>> = Mutex::new(BTreeMap::new());
+    let style = ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} files")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    let progress = |p: Progress| {
+        if !show {
+            return;
+        }
+        let Ok(mut bars) = bars.lock() else { return };
+        match p {
+            Progress::Listed { vendor, total } => {
+                let bar = multi.add(ProgressBar::new(total as u64));
+                bar.set_style(style.clone());
+                bar.set_prefix(vendor.key());
+                bars.insert(vendor, bar);
+            }
+            Progress::Loaded { vendor, done, total } => {
+                if let Some(b) = bars.get(&vendor) {
+                    b.set_position(done as u64);
+                    if done == total {
+                        b.finish();
+                    }
+                }
+            }
+        }
+    };
+    let (report, seconds) = build_catalog(&sources, &attack, &opts.output, &progress)?;
+    if opts.quiet {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let index = super::open_catalog(&opts.output)?;
+    print_summary(&index, &report, seconds, &opts.output, attack.is_empty());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(index: &Index, report: &LoadReport, seconds: f64, output: &Path, no_attack: bool) {
+    let stats = ruleatlas_catalog::stats::stats(index);
+    let mut t = term::table(&[
+        "vendor", "files", "rules", "full", "partial", "failed", "no query", "coverage", "deprecated", "hunts", "diagnostics",
+    ]);
+    for (v, s) in &stats.vendors {
+        t.add_row(vec![
+            v.clone(),
+            s.files.to_string(),
+            s.rules.to_string(),
+            s.full.to_string(),
+            s.partial.to_string(),
+            s.failed.to_string(),
+            s.no_query.to_string(),
+            format!("{:.2}%", s.coverage),
+            s.deprecated.to_string(),
+            s.hunts.to_string(),
+            s.diagnostics.to_string(),
+        ]);
+    }
+    println!("{t}");
+    // Diagnostics by code, most frequent first.
+    let mut codes: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &report.rules {
+        for d in &r.doc.lowered.diagnostics {
+            *codes.entry(d.code.as_str()).or_default() += 1;
+        }
+    }
+    for (_, d) in &report.diagnostics {
+        *codes.entry(d.code.as_str()).or_default() += 1;
+    }
+    if !codes.is_empty() {
+        let mut codes: Vec<_> = codes.into_iter().collect();
+        codes.sort_by(|a, b| b.1.cmp(&a.1));
+        let list: Vec<String> = codes.iter().take(8).map(|(c, n)| format!("{c} {n}")).collect();
+        println!("diagnostics by code: {}", list.join(", "));
+    }
+    if no_attack {
+        println!("no ATT&CK bundles given (--attack): technique names come from rule metadata");
+    } else if !stats.unknown_techniques.is_empty() {
+        println!(
+            "{} technique ids cited by rules are unknown to the loaded ATT&CK version (kept, flagged): {}",
+            stats.unknown_techniques.len(),
+            term::cut(&stats.unknown_techniques.join(", "), 160)
+        );
+    }
+    println!(
+        "wrote {} ({} rules, {} predicates, {} techniques) in {seconds:.2}s",
+        output.display(),
+        stats.rules,
+        stats.predicates,
+        stats.techniques
+    );
+}
