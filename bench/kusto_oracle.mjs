@@ -5,6 +5,7 @@
 //   cargo run -p ruleatlas_kusto --example kusto_dump -- ../shared/corpus/kusto --queries /tmp/kusto_queries.json
 //   node bench/kusto_oracle.mjs /tmp/kusto_queries.json > bench/results/kusto_oracle_corpus.txt
 //   node bench/kusto_oracle.mjs crates/ruleatlas_kusto/tests/fixtures/operators.kqltest > bench/results/kusto_oracle_fixtures.txt
+//   node bench/kusto_oracle.mjs crates/ruleatlas_kusto/tests/fixtures/syntax.kqltest > bench/results/kusto_oracle_syntax.txt
 //
 // The dump holds every corpus query (decoded from YAML by our adapter) with our parser's
 // verdict; this script parses each with Kusto.Language.KustoCode.Parse and prints, per query,
@@ -27,8 +28,9 @@ if (!input) {
   console.error('usage: node bench/kusto_oracle.mjs QUERIES.json');
   process.exit(2);
 }
-// A `.kqltest` fixture file (crates/ruleatlas_kusto/tests/fixtures/operators.kqltest) is read
-// directly: its test asserts that our parser accepts every case except "unknown operator".
+// A `.kqltest` fixture file (crates/ruleatlas_kusto/tests/fixtures/*.kqltest) is read directly:
+// the crate's fixture tests assert that our parser accepts every case except those whose name
+// contains "unknown operator", so that is our verdict here.
 function readFixtures(text) {
   const cases = [];
   for (const line of text.split('\n')) {

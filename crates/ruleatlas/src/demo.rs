@@ -36,9 +36,16 @@ pub fn write_examples(dir: &Path) -> Result<Vec<Source>, CliError> {
 
 pub fn run(addr: &str, no_serve: bool, quiet: bool) -> CliResult {
     let tmp = tempfile::tempdir().map_err(|e| CliError::Failed(format!("demo: cannot make a temporary folder: {e}")))?;
-    let sources = write_examples(&tmp.path().join("examples"))?;
+    let examples = tmp.path().join("examples");
+    let sources = write_examples(&examples)?;
+    let attack_dir = examples.join("attack");
+    let attack = if attack_dir.is_dir() {
+        crate::commands::load_attack(&[attack_dir])?
+    } else {
+        Attack::default()
+    };
     let catalog = tmp.path().join("demo.db");
-    let (report, seconds) = build_catalog(&sources, &Attack::default(), &catalog, &|_| {})?;
+    let (report, seconds) = build_catalog(&sources, &attack, &catalog, &|_| {})?;
     if !quiet {
         eprintln!(
             "demo: built {} example rules of {} vendors in {seconds:.2}s",
@@ -58,6 +65,11 @@ pub fn run(addr: &str, no_serve: bool, quiet: bool) -> CliResult {
 }
 
 pub fn serve(catalog: &Path, addr: &str) -> CliResult {
+    // Fail early, with the catalog error, before binding.
     let _ = open_catalog(catalog)?;
-    Err(CliError::Failed(format!("serve on {addr}: the web server is not built into this binary yet")))
+    let ready = |url: &str| {
+        println!("serving {} at {url} (Ctrl-C stops; SIGHUP reloads the catalog)", catalog.display());
+    };
+    ruleatlas_web::serve(catalog, addr, Some(&ready)).map_err(CliError::Failed)?;
+    Ok(ExitCode::SUCCESS)
 }

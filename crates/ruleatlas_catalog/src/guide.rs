@@ -121,38 +121,37 @@ pub type RowKey = (String, Op, String, bool);
 /// The row keys one predicate contributes (one per value; `in` values key as `eq`).
 #[must_use]
 pub fn row_keys(p: &Predicate) -> Vec<RowKey> {
-    let op = if p.op == Op::In { Op::Eq } else { p.op };
+    row_entries(p).into_iter().map(|(k, _)| k).collect()
+}
+
+/// Row keys with the value as shown: the taxonomy's indicator key (wildcards `*x*` keyed as
+/// contains `x`, a path compared by file name moved to the name field...), with case folded.
+fn row_entries(p: &Predicate) -> Vec<(RowKey, String)> {
+    let taxonomy = ruleatlas_taxonomy::Taxonomy::builtin();
     let mut out = Vec::with_capacity(p.values.len().max(1));
     for v in &p.values {
-        let (op, value) = normalize_value(op, v, p.case_sensitive);
-        out.push((p.field.clone(), op, value, p.negated));
+        let (field, op, shown) = taxonomy.indicator_key(&p.field, p.op, v, true);
+        let key = fold(op, &shown);
+        out.push(((field, op, key, p.negated), shown));
     }
     if p.values.is_empty() {
-        out.push((p.field.clone(), op, String::new(), p.negated));
+        let op = if p.op == Op::In { Op::Eq } else { p.op };
+        out.push(((p.field.clone(), op, String::new(), p.negated), String::new()));
     }
     out
 }
 
-/// Case folding where the op is case-insensitive, and `*x*` / `*x` / `x*` wildcards keyed as
-/// contains / ends_with / starts_with `x`.
+/// Row keys fold case for every comparison but regular expressions, so that a
+/// case-sensitive KQL `FAILURE` and a case-insensitive Sigma `failure` meet in one row.
+fn fold(op: Op, text: &str) -> String {
+    if matches!(op, Op::RegexMatch) { text.to_string() } else { text.to_lowercase() }
+}
+
+/// The normalized `(op, key value)` of one value of `field`.
 #[must_use]
-pub fn normalize_value(op: Op, v: &Value, case_sensitive: bool) -> (Op, String) {
-    let text = v.to_text();
-    let (op, text) = if op == Op::Wildcard {
-        let inner_has_wild = |s: &str| s.contains('*') || s.contains('?');
-        match (text.strip_prefix('*'), text.strip_suffix('*')) {
-            (Some(rest), _) if rest.ends_with('*') && !inner_has_wild(&rest[..rest.len() - 1]) && rest.len() > 1 => {
-                (Op::Contains, rest[..rest.len() - 1].to_string())
-            }
-            (Some(rest), _) if !inner_has_wild(rest) && !rest.is_empty() => (Op::EndsWith, rest.to_string()),
-            (None, Some(rest)) if !inner_has_wild(rest) && !rest.is_empty() => (Op::StartsWith, rest.to_string()),
-            _ => (op, text),
-        }
-    } else {
-        (op, text)
-    };
-    let folds = !case_sensitive && !matches!(op, Op::RegexMatch | Op::Gt | Op::Ge | Op::Lt | Op::Le | Op::Exists);
-    (op, if folds { text.to_lowercase() } else { text })
+pub fn normalize_value(field: &str, op: Op, v: &Value) -> (Op, String) {
+    let (_, op, shown) = ruleatlas_taxonomy::Taxonomy::builtin().indicator_key(field, op, v, true);
+    (op, fold(op, &shown))
 }
 
 fn op_label(p: &Predicate) -> String {
@@ -282,8 +281,8 @@ pub fn guide(index: &Index, id: &str, filter: &GuideFilter, reach: &Reach) -> Op
                 acc.values.entry(v.to_text()).or_default().insert(ri);
             }
             let target = if p.exclusion { &mut exclusions } else { &mut indicators };
-            for (key, v) in row_keys(p).into_iter().zip(p.values.iter().map(Value::to_text).chain(std::iter::repeat(String::new()))) {
-                let e = target.entry(key).or_insert_with(|| (v, BTreeSet::new()));
+            for (key, shown) in row_entries(p) {
+                let e = target.entry(key).or_insert_with(|| (shown, BTreeSet::new()));
                 e.1.insert(ri);
             }
         }
@@ -320,9 +319,7 @@ pub fn guide(index: &Index, id: &str, filter: &GuideFilter, reach: &Reach) -> Op
     let value_rows = |m: HashMap<RowKey, (String, BTreeSet<usize>)>, with_reach: bool| {
         let mut rows: Vec<ValueRow> = m
             .into_iter()
-            .map(|(key, (display, set))| {
-                let value = if key.2 == display.to_lowercase() || key.1 == Op::Wildcard { display } else { key.2.clone() };
-                let value = if matches!(key.1, Op::Contains | Op::StartsWith | Op::EndsWith) { key.2.clone() } else { value };
+            .map(|(key, (value, set))| {
                 ValueRow {
                     corpus_reach: with_reach.then(|| reach.get(&key).max(set.len())),
                     field: key.0,
@@ -393,12 +390,19 @@ mod tests {
 
     #[test]
     fn wildcards_key_as_substring_ops_and_case_folds() {
-        assert_eq!(normalize_value(Op::Wildcard, &Value::str("*Mimikatz*"), false), (Op::Contains, "mimikatz".into()));
-        assert_eq!(normalize_value(Op::Wildcard, &Value::str("*\\cmd.exe"), false), (Op::EndsWith, "\\cmd.exe".into()));
-        assert_eq!(normalize_value(Op::Wildcard, &Value::str("FAIL*"), true), (Op::StartsWith, "FAIL".into()));
-        assert_eq!(normalize_value(Op::Wildcard, &Value::str("*a*b*"), false), (Op::Wildcard, "*a*b*".into()));
-        assert_eq!(normalize_value(Op::Eq, &Value::Int(4624), false), (Op::Eq, "4624".into()));
-        assert_eq!(normalize_value(Op::RegexMatch, &Value::str("A.*"), false), (Op::RegexMatch, "A.*".into()));
+        assert_eq!(normalize_value("x", Op::Wildcard, &Value::str("*Mimikatz*")), (Op::Contains, "mimikatz".into()));
+        assert_eq!(normalize_value("x", Op::Wildcard, &Value::str("FAIL*")), (Op::StartsWith, "fail".into()));
+        assert_eq!(normalize_value("x", Op::Wildcard, &Value::str("*a*b*")), (Op::Wildcard, "*a*b*".into()));
+        assert_eq!(normalize_value("x", Op::Eq, &Value::Int(4624)), (Op::Eq, "4624".into()));
+        assert_eq!(normalize_value("x", Op::RegexMatch, &Value::str("A.*b")).1, "A.*b");
+    }
+
+    #[test]
+    fn a_path_compared_by_file_name_meets_the_name_field() {
+        let sigma = Predicate::new("process.executable", Op::EndsWith, vec![Value::str("\\rundll32.exe")]);
+        let mut elastic = Predicate::new("process.name", Op::Eq, vec![Value::str("RUNDLL32.EXE")]);
+        elastic.case_sensitive = true;
+        assert_eq!(row_keys(&sigma), row_keys(&elastic));
     }
 
     #[test]

@@ -19,6 +19,9 @@ fn main() {
             .map(|p| serde_json::json!([p.raw_field, p.op.as_str(), p.values, p.negated]))
             .collect();
         let errors = l.unparsed.len();
-        println!("{}", serde_json::json!({"preds": preds, "unparsed": errors}));
+        println!(
+            "{}",
+            serde_json::json!({"preds": preds, "unparsed": errors})
+        );
     }
 }

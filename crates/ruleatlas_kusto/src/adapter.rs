@@ -41,6 +41,16 @@ const RULE_KEYS: [&str; 7] = [
     "severity",
 ];
 
+/// Rule kinds that run without a KQL query.
+const NO_QUERY_KINDS: [&str; 6] = [
+    "fusion",
+    "mlbehavioranalytics",
+    "microsoftsecurityincidentcreation",
+    "threatintelligence",
+    "anomaly",
+    "anomalies",
+];
+
 /// Metadata kept in `extra` as written.
 const EXTRA_KEYS: [&str; 12] = [
     "kind",
@@ -152,6 +162,17 @@ pub fn load_rule(ctx: &LowerContext, path: &str, text: &str) -> (Vec<RuleDoc>, V
     let rule_like =
         root.get_ci("id").is_some() && RULE_KEYS.iter().any(|k| root.get_ci(k).is_some());
     let Some(qnode) = root.get_ci("query") else {
+        // Fusion, ML behavior analytics, incident-creation and TI-matching rules are built in:
+        // they have no query (CONTRACT status `no_query`).
+        let kind = text_of(&root, "kind")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if root.get_ci("id").is_some() && NO_QUERY_KINDS.contains(&kind.as_str()) {
+            let mut doc = RuleDoc::new(Vendor::Kusto, path);
+            fill_metadata(&mut doc, &root, path);
+            doc.status = ParseStatus::NoQuery;
+            return (vec![doc], Vec::new());
+        }
         let d = Diagnostic::error("kusto-no-query", "analytic rule without a `query:`");
         if rule_like {
             let mut doc = RuleDoc::failed(Vendor::Kusto, path, at(d, root.pos, path));
@@ -264,6 +285,24 @@ fn kebab(s: &str) -> String {
     out
 }
 
+/// URLs cited in a description (`Ref: https://...`, markdown links): Sentinel rules have no
+/// references field, their references live in the text.
+fn urls_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for token in text.split_whitespace() {
+        let Some(at) = token.find("https://").or_else(|| token.find("http://")) else {
+            continue;
+        };
+        let url = token[at..].trim_end_matches(|c: char| {
+            matches!(c, '\'' | '"' | '.' | ',' | ')' | ']' | ';' | '>')
+        });
+        if url.len() > "https://".len() {
+            add_unique(&mut out, url);
+        }
+    }
+    out
+}
+
 /// `t1078.004`, ` T1078 `, `T1078.004 - Cloud Accounts` -> `T1078.004`.
 #[must_use]
 pub fn normalize_technique(s: &str) -> Option<String> {
@@ -288,6 +327,9 @@ fn fill_metadata(doc: &mut RuleDoc, root: &Node, path: &str) {
             .to_string()
     });
     doc.description = text_of(root, "description");
+    if let Some(desc) = &doc.description {
+        doc.references = urls_in(desc);
+    }
     doc.severity = text_of(root, "severity");
     doc.rule_status = text_of(root, "status");
     doc.language = "kql".to_string();
@@ -336,9 +378,12 @@ fn fill_metadata(doc: &mut RuleDoc, root: &Node, path: &str) {
             add_unique(&mut doc.authors, a.trim());
         }
     }
-    let deprecated_path = path
-        .split('/')
-        .any(|d| d.eq_ignore_ascii_case("deprecated") || d.eq_ignore_ascii_case("_deprecated"));
+    // `deprecated/`, `_deprecated/`, and Sentinel's `Deprecated Analytic Rules/`.
+    let mut dirs: Vec<&str> = path.split('/').collect();
+    dirs.pop();
+    let deprecated_path = dirs
+        .iter()
+        .any(|d| d.to_ascii_lowercase().contains("deprecated"));
     let deprecated_name = doc.title.to_ascii_lowercase().starts_with("[deprecated]");
     let deprecated_status = doc
         .rule_status
@@ -436,6 +481,18 @@ mod tests {
             Some("T1078.004")
         );
         assert_eq!(normalize_technique("CredentialAccess"), None);
+    }
+
+    #[test]
+    fn references_come_from_the_description() {
+        let d = "'MFA fatigue. \n Ref: https://sec.okta.com/everythingisyes.' See [Blog](http://a.example/x/y)).";
+        assert_eq!(
+            urls_in(d),
+            vec![
+                "https://sec.okta.com/everythingisyes",
+                "http://a.example/x/y"
+            ]
+        );
     }
 
     #[test]

@@ -14,15 +14,13 @@
 //!
 //! The operator mapping is written down in `docs/kusto-ops.md`.
 
+mod adapter;
 pub mod ast;
 pub mod lexer;
 mod lower;
 pub mod parser;
-
-pub use lower::{LowerContext, QueryInfo, lower, lower_with_info};
-pub use parser::parse;
-mod adapter;
 pub mod tables;
 
 pub use adapter::{KustoAdapter, load_rule, normalize_technique};
-pub use lower::render;
+pub use lower::{LowerContext, QueryInfo, lower, lower_with_info, render};
+pub use parser::parse;

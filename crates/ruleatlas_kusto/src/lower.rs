@@ -74,6 +74,7 @@ pub fn lower_with_info(ast: &Script, ctx: &LowerContext) -> (Lowered, QueryInfo)
         max_inline: ctx.max_inline_depth,
         guard: DepthGuard::default(),
         touched: Vec::new(),
+        bool_cols: Vec::new(),
     };
     let mut last: Option<(&Expr, usize)> = None;
     for st in &ast.statements {
@@ -102,10 +103,13 @@ enum Col {
     Computed(String),
     /// An aggregate (`summarize`, `count`, `make-series`); the column name as used.
     Aggregate(String),
+    /// A boolean made inside the query (`extend IsAdmin = Role in (admins)`): the column name
+    /// and the index of its expression in `Lw::bool_cols`, lowered where the column filters.
+    Bool(String, usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-enum Default_ {
+enum Fallback {
     #[default]
     Source,
     Computed,
@@ -117,7 +121,7 @@ enum Default_ {
 struct Env {
     cols: HashMap<String, Col>,
     /// What a column not in `cols` is.
-    default: Default_,
+    default: Fallback,
 }
 
 impl Env {
@@ -126,9 +130,9 @@ impl Env {
             return c.clone();
         }
         match self.default {
-            Default_::Source => Col::Source(name.to_string()),
-            Default_::Computed => Col::Computed(name.to_string()),
-            Default_::Aggregate => Col::Aggregate(name.to_string()),
+            Fallback::Source => Col::Source(name.to_string()),
+            Fallback::Computed => Col::Computed(name.to_string()),
+            Fallback::Aggregate => Col::Aggregate(name.to_string()),
         }
     }
 
@@ -164,6 +168,11 @@ impl FieldRef {
                 raw,
                 computed: true,
                 aggregate: true,
+            },
+            Col::Bool(raw, _) => FieldRef {
+                raw,
+                computed: true,
+                aggregate: false,
             },
         }
     }
@@ -256,9 +265,9 @@ fn op_spec(op: &str) -> Option<OpSpec> {
         "hassuffix_cs" => spec(Op::EndsWith, false, true, Some("hassuffix_cs")),
         "!hassuffix_cs" => spec(Op::EndsWith, true, true, Some("hassuffix_cs")),
         "contains" => spec(Op::Contains, false, false, None),
-        "!contains" => spec(Op::Contains, true, false, None),
-        "contains_cs" => spec(Op::Contains, false, true, None),
-        "!contains_cs" => spec(Op::Contains, true, true, None),
+        "!contains" | "notcontains" => spec(Op::Contains, true, false, None),
+        "contains_cs" | "containscs" => spec(Op::Contains, false, true, None),
+        "!contains_cs" | "notcontainscs" => spec(Op::Contains, true, true, None),
         "startswith" => spec(Op::StartsWith, false, false, None),
         "!startswith" => spec(Op::StartsWith, true, false, None),
         "startswith_cs" => spec(Op::StartsWith, false, true, None),
@@ -378,6 +387,8 @@ struct Lw<'a> {
     guard: DepthGuard,
     /// Reference lists read, in order, repeats included (to tag `in (list)` predicates).
     touched: Vec<String>,
+    /// Boolean columns' expressions with the columns they saw (see [`Col::Bool`]).
+    bool_cols: Vec<(&'a Expr, Env)>,
 }
 
 fn lit_value(e: &Expr) -> Option<Value> {
@@ -524,15 +535,15 @@ impl<'a> Lw<'a> {
             }
             ExprKind::Union { tables, .. } => {
                 let mut conds = Vec::new();
-                let mut env = Env::default();
+                let mut envs = Vec::new();
                 for x in tables {
                     let t = self.tabular(x);
                     conds.push(t.cond);
-                    env.merge(&t.env);
+                    envs.push(t.env);
                 }
                 Tab {
                     cond: Condition::or(conds),
-                    env,
+                    env: union_env(&envs),
                 }
             }
             ExprKind::Datatable { .. } | ExprKind::Generated(_) => Tab::all(),
@@ -556,13 +567,14 @@ impl<'a> Lw<'a> {
                 Tab::all()
             }
             ExprKind::Search { tables, pred } | ExprKind::Find { tables, pred } => {
-                let mut env = Env::default();
+                let mut envs = Vec::new();
                 let mut conds = Vec::new();
                 for t in tables {
                     let tab = self.tabular(t);
-                    env.merge(&tab.env);
+                    envs.push(tab.env);
                     conds.push(tab.cond);
                 }
+                let env = union_env(&envs);
                 let src = if conds.is_empty() {
                     Condition::Const(true)
                 } else {
@@ -582,7 +594,7 @@ impl<'a> Lw<'a> {
                 cond: Condition::Const(true),
                 env: Env {
                     cols: HashMap::new(),
-                    default: Default_::Computed,
+                    default: Fallback::Computed,
                 },
             },
             ExprKind::List(items) => {
@@ -689,20 +701,29 @@ impl<'a> Lw<'a> {
         } else {
             (lname.as_str(), Op::Eq, None)
         };
+        let mut subquery = None;
         let values = match vals {
             Vals::Time => return Condition::Const(true),
             Vals::Lits(v) => v,
             Vals::Field(f) => vec![Value::Str(f.raw)],
             Vals::Expr(t) => vec![Value::Str(t)],
-            Vals::Tabular(..) => vec![Value::Str(render(value))],
+            // The list comes from a query (`toscalar(... make_list(...))`): its values are not
+            // in the rule.
+            Vals::Tabular(x, _) => {
+                subquery = Some(render(x));
+                Vec::new()
+            }
         };
         // An empty list means "no filter" for ASIM parameters.
-        if values.is_empty() {
+        if values.is_empty() && subquery.is_none() {
             return Condition::Const(true);
         }
         let mut p = Predicate::new(field, op, values)
             .with_span(a.span)
             .context("parser_param", name.as_str());
+        if let Some(q) = subquery {
+            p = p.context("subquery", q);
+        }
         if let Some(n) = note {
             p = p.context("kusto_op", n);
         }
@@ -806,7 +827,7 @@ impl<'a> Lw<'a> {
                 } else {
                     Env {
                         cols: HashMap::new(),
-                        default: Default_::Aggregate,
+                        default: Fallback::Aggregate,
                     }
                 };
                 for b in by {
@@ -831,7 +852,7 @@ impl<'a> Lw<'a> {
             OperatorKind::MakeSeries { columns } => {
                 let mut next = Env {
                     cols: HashMap::new(),
-                    default: Default_::Aggregate,
+                    default: Fallback::Aggregate,
                 };
                 for c in columns {
                     next.cols.insert(c.clone(), Col::Aggregate(c.clone()));
@@ -861,11 +882,13 @@ impl<'a> Lw<'a> {
             }
             OperatorKind::Union { tables, .. } => {
                 let mut branches = vec![Condition::and(std::mem::take(&mut conds))];
+                let mut envs = vec![env];
                 for x in tables {
                     let t = self.tabular(x);
-                    env.merge(&t.env);
+                    envs.push(t.env);
                     branches.push(t.cond);
                 }
+                env = union_env(&envs);
                 conds.push(Condition::or(branches));
             }
             OperatorKind::Parse {
@@ -905,7 +928,13 @@ impl<'a> Lw<'a> {
                     st = self.operator(st, o);
                 }
                 conds.push(st.cond);
+                // A summarize inside mv-apply aggregates one row's array: per-row computed
+                // values, not thresholds over events.
                 for (k, v) in st.env.cols {
+                    let v = match v {
+                        Col::Aggregate(n) => Col::Computed(n),
+                        other => other,
+                    };
                     env.cols.insert(k, v);
                 }
             }
@@ -927,11 +956,11 @@ impl<'a> Lw<'a> {
                 {
                     conds.push(self.ip_lookup(&name, args, &env, call.span));
                 } else if COLUMN_PLUGINS.contains(&name.as_str()) {
-                    env.default = Default_::Computed;
+                    env.default = Fallback::Computed;
                 } else {
                     env = Env {
                         cols: HashMap::new(),
-                        default: Default_::Computed,
+                        default: Fallback::Computed,
                     };
                 }
             }
@@ -947,7 +976,7 @@ impl<'a> Lw<'a> {
                 if op.name == "count" {
                     env = Env {
                         cols: HashMap::new(),
-                        default: Default_::Aggregate,
+                        default: Fallback::Aggregate,
                     };
                 }
             }
@@ -1014,6 +1043,10 @@ impl<'a> Lw<'a> {
         }
         let mut env = left.env.clone();
         env.merge(&r.env);
+        // A column neither side names is most likely a raw column of a joined table.
+        if r.env.default == Fallback::Source {
+            env.default = Fallback::Source;
+        }
         let cond = match kind {
             "leftanti" | "anti" | "leftantisemi" => {
                 let mut inner_c = vec![r.cond];
@@ -1096,7 +1129,13 @@ impl<'a> Lw<'a> {
 
     /// Where a column made by `extend`/`project`/`mv-expand`/`summarize by` comes from.
     fn classify(&mut self, e: &'a Expr, env: &Env) -> Col {
+        if is_boolean_expr(e) {
+            self.bool_cols.push((e, env.clone()));
+            return Col::Bool(render(e), self.bool_cols.len() - 1);
+        }
         match &e.kind {
+            // A plain rename keeps what the column is (a boolean stays one).
+            ExprKind::Name(n) if self.lookup(n).is_none() => env.lookup(n),
             ExprKind::Name(_) | ExprKind::Member { .. } | ExprKind::Index { .. } => self
                 .field(e, env)
                 .map_or_else(|| Col::Computed(render(e)), |f| f.to_col()),
@@ -1105,7 +1144,7 @@ impl<'a> Lw<'a> {
                 if TRANSPARENT_FNS.contains(&lname.as_str()) && args.len() == 1 {
                     return self.classify(&args[0], env);
                 }
-                if lname == "column_ifexists"
+                if (lname == "column_ifexists" || lname == "columnifexists")
                     && let Some(ExprKind::Str(c)) = args.first().map(|a| &a.kind)
                 {
                     return env.lookup(c);
@@ -1152,29 +1191,58 @@ impl<'a> Lw<'a> {
                 if TRANSPARENT_FNS.contains(&lname.as_str()) && args.len() == 1 {
                     return self.field(&args[0], env);
                 }
-                if lname == "column_ifexists"
+                if (lname == "column_ifexists" || lname == "columnifexists")
                     && let Some(ExprKind::Str(c)) = args.first().map(|a| &a.kind)
                 {
                     return Some(FieldRef::of(env.lookup(c)));
                 }
+                if lname == "toscalar" {
+                    // A query's single value (`toscalar(eps) > 1000`): a comparison on an
+                    // aggregate.
+                    return Some(FieldRef {
+                        raw: render(e),
+                        computed: true,
+                        aggregate: true,
+                    });
+                }
                 let reads_column = args.iter().any(|a| self.reads_column(a));
+                let aggregate = args.iter().any(|a| self.reads_aggregate(a, env));
                 reads_column.then(|| FieldRef {
                     raw: render(e),
                     computed: true,
-                    aggregate: false,
+                    aggregate,
                 })
             }
             ExprKind::Binary { op, lhs, rhs }
                 if matches!(op.as_str(), "+" | "-" | "*" | "/" | "%") =>
             {
                 let reads = self.reads_column(lhs) || self.reads_column(rhs);
+                let aggregate = self.reads_aggregate(lhs, env) || self.reads_aggregate(rhs, env);
                 reads.then(|| FieldRef {
                     raw: render(e),
                     computed: true,
-                    aggregate: false,
+                    aggregate,
                 })
             }
             _ => None,
+        }
+    }
+
+    /// Whether an expression reads an aggregate column (`array_length(set_X) > 20`).
+    fn reads_aggregate(&self, e: &Expr, env: &Env) -> bool {
+        match &e.kind {
+            ExprKind::Name(n) => {
+                self.lookup(n).is_none() && matches!(env.lookup(n), Col::Aggregate(_))
+            }
+            ExprKind::Member { base, .. } | ExprKind::Index { base, .. } => {
+                self.reads_aggregate(base, env)
+            }
+            ExprKind::Call { args, .. } => args.iter().any(|a| self.reads_aggregate(a, env)),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                self.reads_aggregate(lhs, env) || self.reads_aggregate(rhs, env)
+            }
+            ExprKind::Unary { expr, .. } => self.reads_aggregate(expr, env),
+            _ => false,
         }
     }
 
@@ -1259,7 +1327,17 @@ impl<'a> Lw<'a> {
                         }
                         Vals::Lits(out)
                     }
-                    "materialize" => Vals::Tabular(e, self.vis),
+                    "materialize" | "toscalar" => Vals::Tabular(e, self.vis),
+                    "split" => {
+                        match (args.first().map(|a| &a.kind), args.get(1).map(|a| &a.kind)) {
+                            (Some(ExprKind::Str(text)), Some(ExprKind::Str(sep)))
+                                if !sep.is_empty() =>
+                            {
+                                Vals::Lits(text.split(sep.as_str()).map(Value::str).collect())
+                            }
+                            _ => Vals::Expr(render(e)),
+                        }
+                    }
                     _ if self.lookup(name).is_some() => Vals::Tabular(e, self.vis),
                     _ => match self.field(e, env) {
                         Some(f) => Vals::Field(f),
@@ -1267,14 +1345,22 @@ impl<'a> Lw<'a> {
                     },
                 }
             }
-            ExprKind::Binary { lhs, rhs, .. } => {
+            ExprKind::Binary { op, lhs, rhs } => {
                 if self.is_time(lhs) || self.is_time(rhs) {
                     return Vals::Time;
                 }
-                match self.field(e, env) {
-                    Some(f) => Vals::Field(f),
-                    None => Vals::Expr(render(e)),
+                if let Some(field) = self.field(e, env) {
+                    return Vals::Field(field);
                 }
+                // `let threshold = 5 * 2;`: fold arithmetic on numbers.
+                if let (Vals::Lits(a), Vals::Lits(b)) =
+                    (self.values(lhs, env), self.values(rhs, env))
+                    && let ([a], [b]) = (a.as_slice(), b.as_slice())
+                    && let Some(v) = fold(op, a, b)
+                {
+                    return Vals::Lits(vec![v]);
+                }
+                Vals::Expr(render(e))
             }
             ExprKind::Member { .. } | ExprKind::Index { .. } => match self.field(e, env) {
                 Some(f) => Vals::Field(f),
@@ -1340,6 +1426,7 @@ impl<'a> Lw<'a> {
                 }
                 _ => self.unparsed(render(e), "unsupported expression", e.span),
             },
+            ExprKind::Name(n) if matches!(env.lookup(n), Col::Bool(..)) => self.bool_column(n, env),
             ExprKind::Name(_) | ExprKind::Member { .. } | ExprKind::Index { .. } => {
                 match self.field(e, env) {
                     Some(f) => self.make_pred(
@@ -1356,6 +1443,18 @@ impl<'a> Lw<'a> {
             }
             ExprKind::Error => self.unparsed("", "syntax error", e.span),
             _ => self.unparsed(render(e), "unsupported expression", e.span),
+        }
+    }
+
+    /// A boolean column made inside the query, used as a filter: its expression, lowered with
+    /// the columns it saw.
+    fn bool_column(&mut self, name: &str, env: &Env) -> Condition {
+        let Col::Bool(_, i) = env.lookup(name) else {
+            return Condition::Const(true);
+        };
+        match self.bool_cols.get(i).cloned() {
+            Some((x, saved)) => self.boolean(x, &saved),
+            None => Condition::Const(true),
         }
     }
 
@@ -1401,15 +1500,35 @@ impl<'a> Lw<'a> {
                 (ExprKind::Bool(b), ExprKind::Call { .. }) => (Some(rhs), *b),
                 _ => (None, true),
             };
+            // `IsAdmin == false` on a boolean column made inside the query.
+            let bool_col = match (&lhs.kind, &rhs.kind) {
+                (ExprKind::Name(n), ExprKind::Bool(b)) | (ExprKind::Bool(b), ExprKind::Name(n))
+                    if self.lookup(n).is_none() && matches!(env.lookup(n), Col::Bool(..)) =>
+                {
+                    Some((n, *b))
+                }
+                _ => None,
+            };
+            if let Some((n, b)) = bool_col {
+                let inner = self.bool_column(n, env);
+                let positive = (op == "==" || op == "=~") == b;
+                return if positive {
+                    inner
+                } else {
+                    Condition::Or(vec![Condition::not(inner)])
+                };
+            }
             if let Some(c) = call
                 && is_bool_fn(c)
             {
                 let inner = self.boolean(c, env);
                 let positive = (op == "==" || op == "=~") == b;
+                // `f(x) == false` negates like a negative operator; only an explicit `not(...)`
+                // is an exclusion (see `subquery_in`).
                 return if positive {
                     inner
                 } else {
-                    Condition::not(inner)
+                    Condition::Or(vec![Condition::not(inner)])
                 };
             }
         }
@@ -1526,7 +1645,25 @@ impl<'a> Lw<'a> {
                 self.add_context(&c, "value_expr", true);
                 c
             }
-            Vals::Tabular(x, vis) => self.subquery_in(&field, s, x, vis, span),
+            Vals::Tabular(x, vis)
+                if s.op == Op::In || s.note.is_some_and(|n| n.starts_with("has_a")) =>
+            {
+                self.subquery_in(&field, s, x, vis, span)
+            }
+            Vals::Tabular(x, _) => {
+                // `x > toscalar(...)`: a value computed by a query.
+                let c = self.make_pred(
+                    &field,
+                    s.op,
+                    vec![Value::Str(render(x))],
+                    s.negated,
+                    s.case_sensitive,
+                    s.note,
+                    span,
+                );
+                self.add_context(&c, "value_expr", true);
+                c
+            }
         }
     }
 
@@ -1564,7 +1701,14 @@ impl<'a> Lw<'a> {
         }
         let key = self.out.pred(p);
         let c = Condition::and(vec![t.cond, key]);
-        if s.negated { Condition::not(c) } else { c }
+        if s.negated {
+            // A negative operator, not an explicit NOT clause: CONTRACT makes `x !in (...)`
+            // negated but not an exclusion. The one-branch Or keeps `finish` from reading the
+            // NOT as a top-level exclusion conjunct while still negating what is inside.
+            Condition::Or(vec![Condition::not(c)])
+        } else {
+            c
+        }
     }
 
     fn between(
@@ -1756,12 +1900,35 @@ impl<'a> Lw<'a> {
                     _ => self.unparsed(render(e), format!("function not supported: {name}"), span),
                 }
             }
-            "tobool" | "toboolean" | "column_ifexists" => match self.field(e, env) {
-                Some(f) => {
-                    self.make_pred(&f, Op::Eq, vec![Value::Bool(true)], false, true, None, span)
+            "bag_has_key" => {
+                // bag_has_key(bag, "key"): the bag's key exists.
+                match (
+                    arg(0).and_then(|a| self.field(a, env)),
+                    arg(1).map(|a| &a.kind),
+                ) {
+                    (Some(mut f), Some(ExprKind::Str(k))) => {
+                        f.raw = format!("{}.{k}", f.raw);
+                        self.make_pred(
+                            &f,
+                            Op::Exists,
+                            vec![Value::Bool(true)],
+                            false,
+                            false,
+                            None,
+                            span,
+                        )
+                    }
+                    _ => self.unparsed(render(e), format!("function not supported: {name}"), span),
                 }
-                None => self.unparsed(render(e), "unsupported expression", span),
-            },
+            }
+            "tobool" | "toboolean" | "column_ifexists" | "columnifexists" => {
+                match self.field(e, env) {
+                    Some(f) => {
+                        self.make_pred(&f, Op::Eq, vec![Value::Bool(true)], false, true, None, span)
+                    }
+                    None => self.unparsed(render(e), "unsupported expression", span),
+                }
+            }
             _ => {
                 if let Some(Binding {
                     kind: Bound::Func(f),
@@ -1879,9 +2046,74 @@ fn is_bool_fn(e: &Expr) -> bool {
                 | "has_ipv4_prefix"
                 | "has_any_ipv4_prefix"
                 | "set_has_element"
+                | "bag_has_key"
                 | "not"
         )
     )
+}
+
+/// The columns after a `union`: a column that all branches agree on keeps its origin; one the
+/// branches disagree on is the source field of that name when any branch reads it raw (rows of
+/// that branch carry the raw field), else computed (or an aggregate when every branch says so).
+fn union_env(envs: &[Env]) -> Env {
+    let mut out = Env {
+        cols: HashMap::new(),
+        default: if envs.iter().any(|e| e.default == Fallback::Source) || envs.is_empty() {
+            Fallback::Source
+        } else if envs.iter().all(|e| e.default == Fallback::Aggregate) {
+            Fallback::Aggregate
+        } else {
+            Fallback::Computed
+        },
+    };
+    let names: std::collections::BTreeSet<&String> =
+        envs.iter().flat_map(|e| e.cols.keys()).collect();
+    for name in names {
+        let cols: Vec<Col> = envs.iter().map(|e| e.lookup(name)).collect();
+        let col = if cols.windows(2).all(|w| w[0] == w[1]) {
+            cols[0].clone()
+        } else if cols.iter().any(|c| matches!(c, Col::Source(_))) {
+            Col::Source(name.clone())
+        } else if cols.iter().all(|c| matches!(c, Col::Aggregate(_))) {
+            Col::Aggregate(name.clone())
+        } else {
+            Col::Computed(name.clone())
+        };
+        out.cols.insert(name.clone(), col);
+    }
+    out
+}
+
+/// Arithmetic on two numbers (`5 * 2`), as Kusto computes it (integer division on longs).
+fn fold(op: &str, a: &Value, b: &Value) -> Option<Value> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => match op {
+            "+" => x.checked_add(*y).map(Value::Int),
+            "-" => x.checked_sub(*y).map(Value::Int),
+            "*" => x.checked_mul(*y).map(Value::Int),
+            "/" => x.checked_div(*y).map(Value::Int),
+            "%" => x.checked_rem(*y).map(Value::Int),
+            _ => None,
+        },
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+            #[allow(clippy::cast_precision_loss)]
+            let f = |v: &Value| match v {
+                Value::Int(i) => *i as f64,
+                Value::Float(f) => *f,
+                _ => f64::NAN,
+            };
+            let (x, y) = (f(a), f(b));
+            let r = match op {
+                "+" => x + y,
+                "-" => x - y,
+                "*" => x * y,
+                "/" if y != 0.0 => x / y,
+                _ => return None,
+            };
+            r.is_finite().then_some(Value::Float(r))
+        }
+        _ => None,
+    }
 }
 
 /// A computed column is known by its name, not by the expression that made it.
@@ -1889,7 +2121,19 @@ fn named(col: Col, name: &str) -> Col {
     match col {
         Col::Computed(_) => Col::Computed(name.to_string()),
         Col::Aggregate(_) => Col::Aggregate(name.to_string()),
+        Col::Bool(_, i) => Col::Bool(name.to_string(), i),
         c @ Col::Source(_) => c,
+    }
+}
+
+/// Whether an expression is a condition (a comparison, `and`/`or`, `not()`, a predicate
+/// function), so that a column made from it can be lowered where it is used as a filter.
+fn is_boolean_expr(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Logical { .. } | ExprKind::Between { .. } => true,
+        ExprKind::Binary { op, .. } => is_comparison(op),
+        ExprKind::Call { .. } => is_bool_fn(e),
+        _ => false,
     }
 }
 

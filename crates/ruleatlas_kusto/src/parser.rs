@@ -37,7 +37,10 @@ pub fn parse(src: &str) -> Parsed<Script> {
 }
 
 /// Operators (word or symbol) at the comparison level, as written lower-cased.
-const WORD_OPS: [&str; 48] = [
+const WORD_OPS: [&str; 51] = [
+    "notcontains",
+    "containscs",
+    "notcontainscs",
     "has",
     "!has",
     "has_cs",
@@ -730,7 +733,9 @@ impl Parser<'_> {
             self.error(t.span, "expected a query operator after '|'");
             return (String::new(), span);
         }
-        let mut name = t.text(self.src).to_ascii_lowercase();
+        // Operator names are case-sensitive in Kusto (`Where` is not an operator): keep them as
+        // written so that a mis-cased one is reported as unknown.
+        let mut name = t.text(self.src).to_string();
         // Hyphenated names: project-away, mv-expand, make-series, parse-where.
         while self.is_punct("-")
             && self.peek().span.start == span.end
@@ -740,7 +745,7 @@ impl Parser<'_> {
             self.pos += 1;
             let part = self.bump();
             name.push('-');
-            name.push_str(&part.text(self.src).to_ascii_lowercase());
+            name.push_str(part.text(self.src));
             span = span.cover(part.span);
         }
         (name, span)
@@ -776,7 +781,8 @@ impl Parser<'_> {
                 let options = self.options(&["kind", "withsource"]);
                 let right = self.postfix_expr();
                 let mut on = Vec::new();
-                if self.eat_word("on") {
+                // `on k1, $left.a == $right.b` or a `where` predicate over both sides.
+                if self.eat_word("on") || self.eat_word("where") {
                     loop {
                         on.push(self.expr());
                         if !self.eat_punct(",") {
@@ -1070,7 +1076,8 @@ impl Parser<'_> {
                 }
             }
             TokKind::Ident => {
-                let lower = text.to_ascii_lowercase();
+                // Keyword operators are lower case in Kusto (`AND`, `Has` are errors there).
+                let lower = text.to_string();
                 match lower.as_str() {
                     "or" => Some((lower, 1, 1)),
                     "and" => Some((lower, 2, 1)),
@@ -1226,8 +1233,17 @@ impl Parser<'_> {
 
     fn postfix_expr(&mut self) -> Expr {
         let mut e = self.primary();
+        // `a.b.c...` and `a[0][1]...` nest to the left: bound the chain like any nesting.
+        let mut links = 0usize;
         loop {
             let start = e.span.start as usize;
+            if links >= LIMITS.max_depth && (self.is_punct(".") || self.is_punct("[")) {
+                let span = self.peek().span;
+                self.error(span, "member or index chain too long");
+                self.skip_rest();
+                break;
+            }
+            links += 1;
             if self.is_punct(".") && matches!(self.peek_at(1).kind, TokKind::Ident | TokKind::Int) {
                 self.pos += 1;
                 let name = self.bump().text(self.src).to_string();

@@ -198,6 +198,37 @@ fn deep_nesting_is_a_diagnostic_not_a_crash() {
     let q = format!("T | where {}", "not(".repeat(100_000));
     let doc = load_one("bad/deep2.yaml", &rule_with_query(&q));
     assert_eq!(doc.status, ParseStatus::Failed);
+    // Long left-nested chains: members, indexes, arithmetic, unary minus, dynamic arrays.
+    for (name, q) in [
+        (
+            "members",
+            format!("T | where A{} == 1", ".b".repeat(100_000)),
+        ),
+        (
+            "indexes",
+            format!("T | where A{} == 1", "[0]".repeat(100_000)),
+        ),
+        ("sums", format!("T | where A{} > 1", " + 1".repeat(100_000))),
+        ("minus", format!("T | where A == {}1", "-".repeat(100_000))),
+        (
+            "dynamic",
+            format!("T | where A in (dynamic({}))", "[".repeat(100_000)),
+        ),
+        (
+            "lets",
+            (0..5_000)
+                .map(|i| format!("let a{} = a{} | where x == {i};\n", i + 1, i))
+                .collect::<String>()
+                + "a5000",
+        ),
+    ] {
+        let doc = load_one(&format!("bad/{name}.yaml"), &rule_with_query(&q));
+        assert!(
+            doc.status == ParseStatus::Failed || doc.status == ParseStatus::Partial,
+            "{name}: {:?}",
+            doc.status
+        );
+    }
 }
 
 #[test]
@@ -221,6 +252,30 @@ fn yaml_without_query_is_a_located_failure() {
         diags[0].path.as_deref(),
         Some("Solutions/X/ReleaseNotes.yaml")
     );
+}
+
+#[test]
+fn built_in_kinds_without_query_are_no_query() {
+    let text = "id: 28b42356-45af-40a6-a0b4-a554cdfd5d8a\nname: Advanced Multistage Attack Detection\nkind: Fusion\nseverity: High\n";
+    let doc = load_one("Detections/Fusion/fusion.yaml", text);
+    assert_eq!(doc.status, ParseStatus::NoQuery);
+    assert_eq!(doc.title, "Advanced Multistage Attack Detection");
+}
+
+#[test]
+fn deprecated_folders_and_names() {
+    let doc = load_one("Solutions/Legacy IOC/Deprecated Analytic Rules/x.yaml", MFA);
+    assert!(doc.deprecated);
+    let doc = load_one(
+        "Detections/x.yaml",
+        &MFA.replace(
+            "name: Repeated MFA denials followed by a success",
+            "name: '[Deprecated] Repeated MFA denials followed by a success'",
+        ),
+    );
+    assert!(doc.deprecated);
+    let doc = load_one("Detections/x.yaml", MFA);
+    assert!(!doc.deprecated);
 }
 
 #[test]

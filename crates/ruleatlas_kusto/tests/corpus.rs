@@ -33,7 +33,7 @@ fn corpus_coverage() {
             .get("table")
             .and_then(|t| t.first())
             .cloned()
-            .unwrap_or_else(|| "(none)".to_string());
+            .unwrap_or_else(|| "(no table: file unreadable)".to_string());
         families.entry(fam).or_default().push(d);
     }
     for (fam, docs) in &families {

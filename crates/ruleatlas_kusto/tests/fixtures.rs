@@ -75,6 +75,38 @@ fn fixtures_lower_as_documented() {
     );
 }
 
+/// Every query of `syntax.kqltest` parses without error (Microsoft's parser agrees: see
+/// bench/results/kusto_oracle.txt), except the ones named "unknown operator".
+#[test]
+fn syntax_fixtures_parse() {
+    let text = include_str!("fixtures/syntax.kqltest");
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for case in text.split("\n## ").skip(1) {
+        let (name, query) = case.split_once('\n').unwrap_or((case, ""));
+        n += 1;
+        let parsed = parse(query);
+        let lowered = lower(&parsed.ast, &LowerContext::default());
+        let expect_error = name.contains("unknown operator");
+        if parsed.has_errors() != expect_error {
+            failures.push(format!("## {name}: {:?}", parsed.diagnostics));
+        }
+        if !expect_error
+            && !lowered
+                .unparsed
+                .iter()
+                .all(|u| u.reason.starts_with("operator not supported"))
+        {
+            failures.push(format!(
+                "## {name}: unexpected unparsed {:?}",
+                lowered.unparsed
+            ));
+        }
+    }
+    assert!(n >= 60, "only {n} syntax fixtures");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn tables_read_are_reported() {
     let q = "let x = A1 | where a == 1;\nunion isfuzzy=true x, (Security* | where b == 2)\n| join (DeviceProcessEvents) on c";
@@ -95,4 +127,28 @@ fn origins_point_into_the_query() {
         .filter_map(|p| p.span.map(|s| s.start))
         .collect();
     assert_eq!(starts, vec![10, 25]);
+}
+
+/// Every prefix of every fixture query, and every query with one character removed, parses and
+/// lowers without a panic (truncated strings, `dynamic(`, dangling `|`...).
+#[test]
+fn truncated_and_damaged_queries_do_not_panic() {
+    let mut n = 0usize;
+    for c in cases() {
+        let q = c.query.as_str();
+        let cuts: Vec<usize> = q.char_indices().map(|(i, _)| i).collect();
+        for &i in &cuts {
+            let prefix = &q[..i];
+            let p = parse(prefix);
+            let _ = lower(&p.ast, &LowerContext::default());
+            let mut damaged = String::from(&q[..i]);
+            damaged.push_str(q[i..].get(1..).unwrap_or(""));
+            if q.is_char_boundary(i + 1) {
+                let p = parse(&damaged);
+                let _ = lower(&p.ast, &LowerContext::default());
+            }
+            n += 1;
+        }
+    }
+    assert!(n > 1000, "{n}");
 }

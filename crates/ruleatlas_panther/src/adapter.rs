@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use ruleatlas_diagnostics::Diagnostic;
 use ruleatlas_model::{
-    Condition, FileRole, Lowered, Op, ParseStatus, Predicate, PredicateKind, RuleDoc, RuleKind, RuleTest,
-    Support, TechniqueRef, Unparsed, Value, Vendor, VendorAdapter,
+    Condition, FileRole, Lowered, Op, ParseStatus, Predicate, PredicateKind, RuleDoc, RuleKind,
+    RuleTest, Support, TechniqueRef, Unparsed, Value, Vendor, VendorAdapter,
 };
 use ruleatlas_text::{LineColumn, LineIndex};
 use ruleatlas_yaml::Node;
@@ -44,7 +44,11 @@ fn dir_of(path: &str) -> &str {
 
 /// `dir` + `rel`, resolving `./` and `../`.
 fn join(dir: &str, rel: &str) -> String {
-    let mut parts: Vec<&str> = if dir.is_empty() { Vec::new() } else { dir.split('/').collect() };
+    let mut parts: Vec<&str> = if dir.is_empty() {
+        Vec::new()
+    } else {
+        dir.split('/').collect()
+    };
     for seg in rel.split('/') {
         match seg {
             "" | "." => {}
@@ -61,7 +65,11 @@ fn is_rule_folder(path: &str) -> bool {
     let comps: Vec<&str> = path.split('/').collect();
     comps[..comps.len().saturating_sub(1)].iter().any(|c| {
         let c = c.to_ascii_lowercase();
-        c == "correlation_rules" || c == "queries" || c == "rules" || c.ends_with("_rules") || c.ends_with("_queries")
+        c == "correlation_rules"
+            || c == "queries"
+            || c == "rules"
+            || c.ends_with("_rules")
+            || c.ends_with("_queries")
     })
 }
 
@@ -82,8 +90,34 @@ const TACTICS: &[(&str, &str)] = &[
     ("TA0043", "reconnaissance"),
 ];
 
-fn yaml_json(n: &Node) -> serde_json::Value {
-    serde_json::to_value(n.to_json()).unwrap_or(serde_json::Value::Null)
+/// A YAML node as JSON (mappings as objects), for test events and metadata.
+pub(crate) fn yaml_json(n: &Node) -> serde_json::Value {
+    fn conv(n: &Node, depth: usize) -> serde_json::Value {
+        use serde_json::Value as J;
+        if depth > 256 {
+            return J::Null;
+        }
+        match &n.value {
+            ruleatlas_yaml::Value::Null => J::Null,
+            ruleatlas_yaml::Value::Bool(b) => J::Bool(*b),
+            ruleatlas_yaml::Value::Int(i) => J::from(*i),
+            ruleatlas_yaml::Value::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or(J::Null, J::Number)
+            }
+            ruleatlas_yaml::Value::Str(s) => J::String(s.clone()),
+            ruleatlas_yaml::Value::Seq(items) => {
+                J::Array(items.iter().map(|i| conv(i, depth + 1)).collect())
+            }
+            ruleatlas_yaml::Value::Map(entries) => {
+                let mut m = serde_json::Map::new();
+                for (k, v) in entries {
+                    m.insert(k.scalar_text().unwrap_or_default(), conv(v, depth + 1));
+                }
+                J::Object(m)
+            }
+        }
+    }
+    conv(n, 0)
 }
 
 fn locate_at(d: &mut Diagnostic, path: &str, pos: LineColumn) {
@@ -134,7 +168,11 @@ impl VendorAdapter for PantherAdapter {
         if first == "global_helpers" || first == "policies" || first.starts_with('.') {
             return FileRole::Ignore;
         }
-        if is_rule_folder(rel_path) { FileRole::Rule } else { FileRole::Ignore }
+        if is_rule_folder(rel_path) {
+            FileRole::Rule
+        } else {
+            FileRole::Ignore
+        }
     }
 
     fn prepare(&mut self, support: &Support) -> Vec<Diagnostic> {
@@ -150,7 +188,12 @@ impl VendorAdapter for PantherAdapter {
             if !in_helpers {
                 continue;
             }
-            let stem = path.rsplit('/').next().unwrap_or(path).trim_end_matches(".py").to_string();
+            let stem = path
+                .rsplit('/')
+                .next()
+                .unwrap_or(path)
+                .trim_end_matches(".py")
+                .to_string();
             let (m, d) = PyModule::parse(path, text);
             diags.extend(d);
             repo.helpers.insert(stem, Arc::new(m));
@@ -168,11 +211,16 @@ impl VendorAdapter for PantherAdapter {
                 }
             };
             let mut dm = DataModel {
-                id: node.get("DataModelID").and_then(Node::scalar_text).unwrap_or_default(),
+                id: node
+                    .get("DataModelID")
+                    .and_then(Node::scalar_text)
+                    .unwrap_or_default(),
                 ..DataModel::default()
             };
             for m in node.get("Mappings").and_then(Node::as_seq).unwrap_or(&[]) {
-                let Some(name) = m.get("Name").and_then(Node::scalar_text) else { continue };
+                let Some(name) = m.get("Name").and_then(Node::scalar_text) else {
+                    continue;
+                };
                 if let Some(p) = m.get("Path").and_then(Node::scalar_text) {
                     dm.mappings.insert(name, UdmMapping::Path(p));
                 } else if let Some(meth) = m.get("Method").and_then(Node::scalar_text) {
@@ -189,7 +237,11 @@ impl VendorAdapter for PantherAdapter {
                 dm.filename = Some(f);
             }
             let dm = Arc::new(dm);
-            for lt in node.get("LogTypes").map(Node::string_list).unwrap_or_default() {
+            for lt in node
+                .get("LogTypes")
+                .map(Node::string_list)
+                .unwrap_or_default()
+            {
                 repo.data_models.insert(lt, Arc::clone(&dm));
             }
         }
@@ -200,31 +252,49 @@ impl VendorAdapter for PantherAdapter {
     fn load(&self, rel_path: &str, text: &str) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
         let node = match ruleatlas_yaml::parse(text) {
             Ok(n) => n,
-            Err(d) => return (vec![RuleDoc::failed(Vendor::Panther, rel_path, d)], Vec::new()),
+            Err(d) => {
+                return (
+                    vec![RuleDoc::failed(Vendor::Panther, rel_path, d)],
+                    Vec::new(),
+                );
+            }
         };
-        let analysis = node.get("AnalysisType").and_then(Node::scalar_text).unwrap_or_default();
+        let analysis = node
+            .get("AnalysisType")
+            .and_then(Node::scalar_text)
+            .unwrap_or_default();
         let kind = match analysis.as_str() {
             "rule" | "scheduled_rule" | "correlation_rule" => RuleKind::Rule,
             "scheduled_query" | "saved_query" => RuleKind::Query,
             "policy" => {
-                let d = Diagnostic::info("panther-policy", "policy: not a rule, left out").with_path(rel_path);
+                let d = Diagnostic::info("panther-policy", "policy: not a rule, left out")
+                    .with_path(rel_path);
                 return (Vec::new(), vec![d]);
             }
             "" => {
-                let mut d = Diagnostic::warning("panther-analysis-type", "no AnalysisType: not a Panther detection");
+                let mut d = Diagnostic::warning(
+                    "panther-analysis-type",
+                    "no AnalysisType: not a Panther detection",
+                );
                 locate_at(&mut d, rel_path, node.pos);
                 return (Vec::new(), vec![d]);
             }
             other => {
-                let d = Diagnostic::info("panther-analysis-type", format!("AnalysisType {other}: not a rule"))
-                    .with_path(rel_path);
+                let d = Diagnostic::info(
+                    "panther-analysis-type",
+                    format!("AnalysisType {other}: not a rule"),
+                )
+                .with_path(rel_path);
                 return (Vec::new(), vec![d]);
             }
         };
         let mut doc = RuleDoc::new(Vendor::Panther, rel_path);
         doc.kind = kind;
         self.metadata(&mut doc, &node, &analysis);
-        let log_types = node.get("LogTypes").map(Node::string_list).unwrap_or_default();
+        let log_types = node
+            .get("LogTypes")
+            .map(Node::string_list)
+            .unwrap_or_default();
         let mut failed: Option<Diagnostic> = None;
         let mut lowered = Lowered::default();
         match analysis.as_str() {
@@ -233,12 +303,18 @@ impl VendorAdapter for PantherAdapter {
                 doc.query = yaml_block(text, "Detection");
                 match node.get("Detection") {
                     Some(det) => {
-                        let (l, links) = correlation::lower(det, rel_path, doc.native_id.as_deref());
-                        lowered = l;
-                        doc.links = links;
+                        let c = correlation::lower(det, rel_path, doc.native_id.as_deref());
+                        lowered = c.lowered;
+                        doc.links = c.links;
+                        doc.extra
+                            .insert("correlation_absent".into(), c.absent.into());
+                        doc.extra.extend(c.extra);
                     }
                     None => {
-                        let mut d = Diagnostic::error("panther-correlation", "correlation rule without Detection");
+                        let mut d = Diagnostic::error(
+                            "panther-correlation",
+                            "correlation rule without Detection",
+                        );
                         locate_at(&mut d, rel_path, node.pos);
                         failed = Some(d);
                     }
@@ -252,8 +328,14 @@ impl VendorAdapter for PantherAdapter {
                         doc.query = sql_text.to_string();
                         let parsed = sql::parse(sql_text);
                         if parsed.has_errors() {
-                            let mut d = parsed.diagnostics.into_iter().next().unwrap_or_else(|| Diagnostic::error("sql", "unreadable SQL"));
-                            let map = q.offset.map(|o| ruleatlas_yaml::scalar_offset_map(text, o, sql_text));
+                            let mut d = parsed
+                                .diagnostics
+                                .into_iter()
+                                .next()
+                                .unwrap_or_else(|| Diagnostic::error("sql", "unreadable SQL"));
+                            let map = q
+                                .offset
+                                .map(|o| ruleatlas_yaml::scalar_offset_map(text, o, sql_text));
                             let idx = LineIndex::new(text);
                             let loc = |off: usize| match &map {
                                 Some(m) => idx.line_column(text, m.to_source(off)),
@@ -262,8 +344,10 @@ impl VendorAdapter for PantherAdapter {
                             d.locate(rel_path, &loc);
                             failed = Some(d);
                         } else {
-                            lowered = sql::lower(&parsed.ast, &sql::LowerContext::default());
-                            let map = q.offset.map(|o| ruleatlas_yaml::scalar_offset_map(text, o, sql_text));
+                            lowered = sql::lower(&parsed.ast, &sql::LowerContext);
+                            let map = q
+                                .offset
+                                .map(|o| ruleatlas_yaml::scalar_offset_map(text, o, sql_text));
                             let idx = LineIndex::new(text);
                             let loc = |off: usize| match &map {
                                 Some(m) => idx.line_column(text, m.to_source(off)),
@@ -273,7 +357,8 @@ impl VendorAdapter for PantherAdapter {
                         }
                     }
                     _ => {
-                        let mut d = Diagnostic::error("panther-query", "query without a Query text");
+                        let mut d =
+                            Diagnostic::error("panther-query", "query without a Query text");
                         locate_at(&mut d, rel_path, node.pos);
                         failed = Some(d);
                     }
@@ -285,7 +370,10 @@ impl VendorAdapter for PantherAdapter {
                     let py_path = join(dir_of(rel_path), &f);
                     match self.py.get(&py_path) {
                         None => {
-                            let mut d = Diagnostic::error("panther-python-missing", format!("python file missing: {f}"));
+                            let mut d = Diagnostic::error(
+                                "panther-python-missing",
+                                format!("python file missing: {f}"),
+                            );
                             let pos = node.get("Filename").map_or(node.pos, |n| n.pos);
                             locate_at(&mut d, rel_path, pos);
                             failed = Some(d);
@@ -301,12 +389,20 @@ impl VendorAdapter for PantherAdapter {
                             }
                             if errs.iter().any(Diagnostic::is_error) {
                                 failed = errs.iter().find(|d| d.is_error()).cloned();
-                                lowered.diagnostics.extend(errs.into_iter().filter(|d| !d.is_error()));
+                                lowered
+                                    .diagnostics
+                                    .extend(errs.into_iter().filter(|d| !d.is_error()));
                             } else {
-                                let ctx = LowerContext { path: py_path.clone(), log_types: log_types.clone(), repo: Arc::clone(&self.repo) };
+                                let ctx = LowerContext {
+                                    path: py_path.clone(),
+                                    log_types: log_types.clone(),
+                                    repo: Arc::clone(&self.repo),
+                                };
                                 let mut l = python::lower(&parsed.ast, &ctx);
                                 l.resolve_origins(&py_path, &loc);
-                                if let Some(d) = l.diagnostics.iter().find(|d| d.is_error()).cloned() {
+                                if let Some(d) =
+                                    l.diagnostics.iter().find(|d| d.is_error()).cloned()
+                                {
                                     failed = Some(d);
                                 }
                                 lowered = l;
@@ -318,7 +414,8 @@ impl VendorAdapter for PantherAdapter {
                     doc.query = yaml_block(text, "Detection");
                     lowered = detection::lower(det, rel_path);
                 } else {
-                    let mut d = Diagnostic::error("panther-rule", "rule without Filename or Detection");
+                    let mut d =
+                        Diagnostic::error("panther-rule", "rule without Filename or Detection");
                     locate_at(&mut d, rel_path, node.pos);
                     failed = Some(d);
                 }
@@ -338,12 +435,27 @@ impl VendorAdapter for PantherAdapter {
             && let ruleatlas_yaml::Value::Int(n) = th.value
             && n > 1
         {
-            let mut p = Predicate::new("count", Op::Ge, vec![Value::Int(n)]).kind(PredicateKind::Threshold);
+            let mut p =
+                Predicate::new("count", Op::Ge, vec![Value::Int(n)]).kind(PredicateKind::Threshold);
             p.origin = Some(ruleatlas_model::Origin::new(rel_path, th.pos));
             let leaf = lowered.pred(p);
             let main_tree = std::mem::replace(&mut lowered.tree, Condition::Const(true));
             lowered.tree = Condition::and(vec![main_tree, leaf]);
         }
+        // A rule whose code filters nothing (`return True`, a signal passthrough) still only
+        // sees its log types: say so, rather than leaving it without a predicate.
+        if failed.is_none()
+            && lowered.tree == Condition::Const(true)
+            && lowered.predicates.is_empty()
+            && !log_types.is_empty()
+            && doc.kind == RuleKind::Rule
+        {
+            let mut p = Predicate::new("p_log_type", Op::In, log_types.iter().map(|s| Value::str(s.clone())).collect())
+                .case_sensitive(true);
+            p.origin = node.get("LogTypes").map(|n| ruleatlas_model::Origin::new(rel_path, n.pos));
+            lowered.tree = lowered.pred(p);
+        }
+        crate::python::lower::compact(&mut lowered);
         namespaces::apply(&mut lowered, &log_types);
         lowered.finish();
         doc.lowered = lowered;
@@ -361,16 +473,21 @@ impl VendorAdapter for PantherAdapter {
 
     fn sniff(&self, rel_path: &str, text: &str) -> bool {
         let e = ext(rel_path);
-        (e == "yml" || e == "yaml")
-            && text.lines().any(|l| l.starts_with("AnalysisType:"))
+        (e == "yml" || e == "yaml") && text.lines().any(|l| l.starts_with("AnalysisType:"))
     }
 }
 
 impl PantherAdapter {
     fn metadata(&self, doc: &mut RuleDoc, node: &Node, analysis: &str) {
         let s = |k: &str| node.get(k).and_then(Node::scalar_text);
-        doc.native_id = if doc.kind == RuleKind::Query { s("QueryName").or_else(|| s("RuleID")) } else { s("RuleID").or_else(|| s("QueryName")) };
-        doc.title = s("DisplayName").or_else(|| doc.native_id.clone()).unwrap_or_else(|| doc.path.clone());
+        doc.native_id = if doc.kind == RuleKind::Query {
+            s("QueryName").or_else(|| s("RuleID"))
+        } else {
+            s("RuleID").or_else(|| s("QueryName"))
+        };
+        doc.title = s("DisplayName")
+            .or_else(|| doc.native_id.clone())
+            .unwrap_or_else(|| doc.path.clone());
         doc.description = s("Description").map(|d| d.trim().to_string());
         doc.severity = s("Severity");
         doc.rule_status = s("Status");
@@ -379,13 +496,21 @@ impl PantherAdapter {
         {
             doc.deprecated = true;
         }
-        if doc.path.split('/').any(|c| c == "deprecated" || c == "_deprecated") {
+        if doc
+            .path
+            .split('/')
+            .any(|c| c == "deprecated" || c == "_deprecated")
+        {
             doc.deprecated = true;
         }
         if let Some(e) = node.get("Enabled").and_then(Node::as_bool) {
             doc.enabled = e;
         }
-        for lt in node.get("LogTypes").map(Node::string_list).unwrap_or_default() {
+        for lt in node
+            .get("LogTypes")
+            .map(Node::string_list)
+            .unwrap_or_default()
+        {
             doc.add_logsource("log_type", lt.clone());
             if !doc.raw_platforms.contains(&lt) {
                 doc.raw_platforms.push(lt);
@@ -407,14 +532,19 @@ impl PantherAdapter {
                         for part in item.split(':') {
                             let part = part.trim().to_ascii_uppercase();
                             if part.starts_with("TA") {
-                                let t = TACTICS.iter().find(|(id, _)| *id == part).map_or(part.clone(), |(_, n)| (*n).to_string());
+                                let t = TACTICS
+                                    .iter()
+                                    .find(|(id, _)| *id == part)
+                                    .map_or(part.clone(), |(_, n)| (*n).to_string());
                                 if !doc.tactics.contains(&t) {
                                     doc.tactics.push(t);
                                 }
-                            } else if part.starts_with('T') && part.len() >= 5 && part[1..].chars().all(|c| c.is_ascii_digit() || c == '.') {
-                                if !doc.techniques.iter().any(|x| x.id == part) {
-                                    doc.techniques.push(TechniqueRef::id(part));
-                                }
+                            } else if part.starts_with('T')
+                                && part.len() >= 5
+                                && part[1..].chars().all(|c| c.is_ascii_digit() || c == '.')
+                                && !doc.techniques.iter().any(|x| x.id == part)
+                            {
+                                doc.techniques.push(TechniqueRef::id(part));
                             }
                         }
                     }
@@ -447,17 +577,31 @@ impl PantherAdapter {
         }
         doc.extra = extra;
         if analysis == "scheduled_rule" {
-            doc.links = node.get("ScheduledQueries").map(Node::string_list).unwrap_or_default();
+            doc.links = node
+                .get("ScheduledQueries")
+                .map(Node::string_list)
+                .unwrap_or_default();
         }
         for t in node.get("Tests").and_then(Node::as_seq).unwrap_or(&[]) {
             let Some(log) = t.get("Log") else { continue };
             let event = match log.as_str() {
-                Some(s) => serde_json::from_str(s).unwrap_or_else(|_| serde_json::Value::String(s.to_string())),
+                Some(s) => serde_json::from_str(s)
+                    .unwrap_or_else(|_| serde_json::Value::String(s.to_string())),
                 None => yaml_json(log),
             };
-            let expected = t.get("ExpectedResult").and_then(Node::as_bool).unwrap_or(false);
-            let name = t.get("Name").and_then(Node::scalar_text).unwrap_or_default();
-            doc.tests.push(RuleTest { name, expected, event });
+            let expected = t
+                .get("ExpectedResult")
+                .and_then(Node::as_bool)
+                .unwrap_or(false);
+            let name = t
+                .get("Name")
+                .and_then(Node::scalar_text)
+                .unwrap_or_default();
+            doc.tests.push(RuleTest {
+                name,
+                expected,
+                event,
+            });
         }
     }
 }
@@ -509,14 +653,19 @@ fn copy_for(l: &Lowered, key: &str, value: &str) -> Lowered {
     c.unparsed.clear();
     c.diagnostics.clear();
     for p in &mut c.predicates {
-        p.context.entry(key.to_string()).or_insert_with(|| value.into());
+        p.context
+            .entry(key.to_string())
+            .or_insert_with(|| value.into());
     }
     crate::python::lower::compact(&mut c);
     c
 }
 
 fn analysis_of(d: &RuleDoc) -> &str {
-    d.extra.get("analysis_type").and_then(serde_json::Value::as_str).unwrap_or("")
+    d.extra
+        .get("analysis_type")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
 }
 
 #[allow(clippy::too_many_lines)]
@@ -538,7 +687,8 @@ fn link_docs(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
             match by_id.get(&(RuleKind::Query, q.clone())) {
                 Some(&j) => parts.push(copy_for(&docs[j].lowered, "query", &q)),
                 None => diags.push(
-                    Diagnostic::warning("panther-link", format!("scheduled query not found: {q}")).with_path(docs[i].path.clone()),
+                    Diagnostic::warning("panther-link", format!("scheduled query not found: {q}"))
+                        .with_path(docs[i].path.clone()),
                 ),
             }
         }
@@ -547,7 +697,10 @@ fn link_docs(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
         }
         let doc = &mut docs[i];
         unfinish(&mut doc.lowered);
-        let mut tree = vec![std::mem::replace(&mut doc.lowered.tree, Condition::Const(true))];
+        let mut tree = vec![std::mem::replace(
+            &mut doc.lowered.tree,
+            Condition::Const(true),
+        )];
         for p in parts {
             tree.push(doc.lowered.absorb(p));
         }
@@ -556,7 +709,9 @@ fn link_docs(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
         doc.settle_status();
     }
     // Correlation rules: in dependency order, with cycles detected.
-    let corr: Vec<usize> = (0..docs.len()).filter(|&i| analysis_of(&docs[i]) == "correlation_rule").collect();
+    let corr: Vec<usize> = (0..docs.len())
+        .filter(|&i| analysis_of(&docs[i]) == "correlation_rule")
+        .collect();
     let mut state: HashMap<usize, u8> = HashMap::new(); // 1 visiting, 2 done
     let mut order = Vec::new();
     let mut cyclic: HashMap<usize, Vec<String>> = HashMap::new();
@@ -571,13 +726,18 @@ fn link_docs(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
             let links = docs[n].links.clone();
             if k < links.len() {
                 stack.push((n, k + 1));
-                let Some(&m) = by_id.get(&(RuleKind::Rule, links[k].clone())) else { continue };
+                let Some(&m) = by_id.get(&(RuleKind::Rule, links[k].clone())) else {
+                    continue;
+                };
                 if analysis_of(&docs[m]) != "correlation_rule" {
                     continue;
                 }
                 match state.get(&m) {
                     Some(1) => {
-                        let mut path: Vec<String> = stack.iter().map(|(x, _)| docs[*x].native_id.clone().unwrap_or_default()).collect();
+                        let mut path: Vec<String> = stack
+                            .iter()
+                            .map(|(x, _)| docs[*x].native_id.clone().unwrap_or_default())
+                            .collect();
                         path.push(links[k].clone());
                         cyclic.entry(n).or_default().push(path.join(" -> "));
                     }
@@ -613,7 +773,10 @@ fn link_docs(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
             match by_id.get(&(RuleKind::Rule, l.clone())) {
                 None => problems.push((l.clone(), format!("referenced rule not found: {l}"))),
                 Some(&m) => {
-                    if cyclic.get(&n).is_some_and(|c| c.iter().any(|p| p.ends_with(&format!("-> {l}")))) {
+                    if cyclic
+                        .get(&n)
+                        .is_some_and(|c| c.iter().any(|p| p.ends_with(&format!("-> {l}"))))
+                    {
                         problems.push((l.clone(), format!("correlation cycle: {own} -> {l}")));
                         continue;
                     }
@@ -623,7 +786,10 @@ fn link_docs(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
         }
         let doc = &mut docs[n];
         unfinish(&mut doc.lowered);
-        let mut tree = vec![std::mem::replace(&mut doc.lowered.tree, Condition::Const(true))];
+        let mut tree = vec![std::mem::replace(
+            &mut doc.lowered.tree,
+            Condition::Const(true),
+        )];
         for (p, is_absent) in parts {
             let t = doc.lowered.absorb(p);
             tree.push(if is_absent { Condition::not(t) } else { t });
@@ -654,7 +820,10 @@ mod tests {
         let a = PantherAdapter::new();
         assert_eq!(a.role("rules/aws_rules/x.yml"), FileRole::Rule);
         assert_eq!(a.role("rules/aws_rules/x.py"), FileRole::Support);
-        assert_eq!(a.role("global_helpers/panther_base_helpers.py"), FileRole::Support);
+        assert_eq!(
+            a.role("global_helpers/panther_base_helpers.py"),
+            FileRole::Support
+        );
         assert_eq!(a.role("data_models/aws.yml"), FileRole::Support);
         assert_eq!(a.role("correlation_rules/x.yml"), FileRole::Rule);
         assert_eq!(a.role("queries/aws_queries/q.yml"), FileRole::Rule);

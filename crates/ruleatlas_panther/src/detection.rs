@@ -6,15 +6,24 @@
 //! `NoElement` with `Expressions`) test elements of a list; multi-key expressions compare two
 //! keys; `AlwaysTrue`/`AlwaysFalse` are constants. A list of expressions is an `All`.
 
-use ruleatlas_model::{Condition, DepthGuard, Lowered, Op, Origin, Predicate, PredicateKind, Unparsed, Value};
+use ruleatlas_model::{
+    Condition, DepthGuard, Lowered, Op, Origin, Predicate, PredicateKind, Unparsed, Value,
+};
 use ruleatlas_yaml::{Node, Value as Y};
 
 use crate::python::lower::json_path;
 
 /// RFC 1918 and other private ranges, for `IsIPAddressPrivate` / `IsIPAddressPublic`.
 const PRIVATE: &[&str] = &[
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16", "100.64.0.0/10",
-    "fc00::/7", "fe80::/10", "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "100.64.0.0/10",
+    "fc00::/7",
+    "fe80::/10",
+    "::1/128",
 ];
 
 /// `OnlyOne` with more items than this is not expanded.
@@ -23,7 +32,11 @@ const MAX_ONLY_ONE: usize = 8;
 /// Lowers a `Detection:` (or `InlineFilters:`) node of the rule file at `path`.
 #[must_use]
 pub fn lower(node: &Node, path: &str) -> Lowered {
-    let mut lw = Lower { out: Lowered::default(), path: path.to_string(), guard: DepthGuard::default() };
+    let mut lw = Lower {
+        out: Lowered::default(),
+        path: path.to_string(),
+        guard: DepthGuard::default(),
+    };
     let tree = lw.expr(node, &[]);
     lw.out.tree = tree;
     lw.out
@@ -56,7 +69,12 @@ fn or_(items: Vec<Condition>) -> Condition {
     if items.contains(&Condition::Const(true)) {
         return Condition::Const(true);
     }
-    Condition::or(items.into_iter().filter(|c| *c != Condition::Const(false)).collect())
+    Condition::or(
+        items
+            .into_iter()
+            .filter(|c| *c != Condition::Const(false))
+            .collect(),
+    )
 }
 
 impl Lower {
@@ -64,7 +82,12 @@ impl Lower {
         Origin::new(self.path.clone(), n.pos)
     }
 
-    fn unparsed(&mut self, n: &Node, text: impl Into<String>, reason: impl Into<String>) -> Condition {
+    fn unparsed(
+        &mut self,
+        n: &Node,
+        text: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Condition {
         let mut u = Unparsed::new(text, reason);
         u.origin = Some(self.origin(n));
         self.out.unparsed(u)
@@ -101,10 +124,17 @@ impl Lower {
             return and_(v);
         }
         let Some(entries) = n.as_map() else {
-            return self.unparsed(n, n.scalar_text().unwrap_or_default(), "match expression is not a mapping");
+            return self.unparsed(
+                n,
+                n.scalar_text().unwrap_or_default(),
+                "match expression is not a mapping",
+            );
         };
         for (k, v) in entries {
-            let items: Vec<&Node> = v.as_seq().map(|s| s.iter().collect()).unwrap_or_else(|| vec![v]);
+            let items: Vec<&Node> = v
+                .as_seq()
+                .map(|s| s.iter().collect())
+                .unwrap_or_else(|| vec![v]);
             match k.as_str() {
                 Some("All") => {
                     let c: Vec<Condition> = items.iter().map(|i| self.expr(i, prefix)).collect();
@@ -154,7 +184,8 @@ impl Lower {
         if n.get("Key").is_none() && n.get("DeepKey").is_none() && n.get("KeyPath").is_none() {
             if let Some(vals) = n.get("Values").and_then(Node::as_seq)
                 && vals.len() == 2
-                && let (Some(a), Some(b)) = (Self::key(&vals[0], prefix), Self::key(&vals[1], prefix))
+                && let (Some(a), Some(b)) =
+                    (Self::key(&vals[0], prefix), Self::key(&vals[1], prefix))
             {
                 let (op, neg) = match cond.as_str() {
                     "Equals" => (Op::Eq, false),
@@ -165,9 +196,16 @@ impl Lower {
                     "IsLessThanOrEqual" => (Op::Le, false),
                     "Contains" => (Op::Contains, false),
                     "DoesNotContain" => (Op::Contains, true),
-                    other => return self.unparsed(cond_node, other, format!("unknown condition: {other}")),
+                    other => {
+                        return self.unparsed(
+                            cond_node,
+                            other,
+                            format!("unknown condition: {other}"),
+                        );
+                    }
                 };
-                let mut p = Predicate::new(a.join("."), op, vec![Value::Str(b.join("."))]).kind(PredicateKind::Join);
+                let mut p = Predicate::new(a.join("."), op, vec![Value::Str(b.join("."))])
+                    .kind(PredicateKind::Join);
                 p.case_sensitive = true;
                 if neg {
                     p = p.negative_op();
@@ -188,20 +226,42 @@ impl Lower {
                 "NoElement" => Condition::not(inner),
                 "AllElements" => self.tag_elements(inner, "all"),
                 "OnlyOneElement" => self.tag_elements(inner, "only_one"),
-                other => self.unparsed(cond_node, other, format!("unknown list condition: {other}")),
+                other => {
+                    self.unparsed(cond_node, other, format!("unknown list condition: {other}"))
+                }
             };
         }
         let field = path.join(".");
         let value = n.get("Value");
         let values: Vec<Value> = match n.get("Values") {
-            Some(vs) => vs.as_seq().map(|s| s.iter().filter_map(yaml_value).collect()).unwrap_or_default(),
+            Some(vs) => vs
+                .as_seq()
+                .map(|s| s.iter().filter_map(yaml_value).collect())
+                .unwrap_or_default(),
             None => value.and_then(yaml_value).into_iter().collect(),
         };
-        let need_value = |lw: &mut Self| lw.unparsed(n, cond.clone(), format!("condition without a value: {cond}"));
+        let need_value = |lw: &mut Self| {
+            lw.unparsed(
+                n,
+                cond.clone(),
+                format!("condition without a value: {cond}"),
+            )
+        };
         let (op, vals, neg, cs) = match cond.as_str() {
-            "Equals" | "DoesNotEqual" | "StartsWith" | "DoesNotStartWith" | "EndsWith" | "DoesNotEndWith"
-            | "Contains" | "DoesNotContain" | "IsGreaterThan" | "IsGreaterThanOrEqual" | "IsLessThan"
-            | "IsLessThanOrEqual" | "IsIPAddressInCIDR" | "IsIPAddressNotInCIDR"
+            "Equals"
+            | "DoesNotEqual"
+            | "StartsWith"
+            | "DoesNotStartWith"
+            | "EndsWith"
+            | "DoesNotEndWith"
+            | "Contains"
+            | "DoesNotContain"
+            | "IsGreaterThan"
+            | "IsGreaterThanOrEqual"
+            | "IsLessThan"
+            | "IsLessThanOrEqual"
+            | "IsIPAddressInCIDR"
+            | "IsIPAddressNotInCIDR"
                 if values.is_empty() =>
             {
                 return need_value(self);
@@ -220,12 +280,26 @@ impl Lower {
             "IsGreaterThanOrEqual" => (Op::Ge, values, false, false),
             "IsLessThan" => (Op::Lt, values, false, false),
             "IsLessThanOrEqual" => (Op::Le, values, false, false),
-            "Exists" | "IsNotNull" | "IsNotNullOrEmpty" | "IsNotEmpty" => (Op::Exists, vec![Value::Bool(true)], false, false),
-            "DoesNotExist" | "IsNull" | "IsNullOrEmpty" | "IsEmpty" => (Op::Exists, vec![Value::Bool(false)], false, false),
+            "Exists" | "IsNotNull" | "IsNotNullOrEmpty" | "IsNotEmpty" => {
+                (Op::Exists, vec![Value::Bool(true)], false, false)
+            }
+            "DoesNotExist" | "IsNull" | "IsNullOrEmpty" | "IsEmpty" => {
+                (Op::Exists, vec![Value::Bool(false)], false, false)
+            }
             "IsIPAddressInCIDR" => (Op::Cidr, values, false, false),
             "IsIPAddressNotInCIDR" => (Op::Cidr, values, true, false),
-            "IsIPAddressPrivate" => (Op::Cidr, PRIVATE.iter().map(|s| Value::str(*s)).collect(), false, false),
-            "IsIPAddressPublic" => (Op::Cidr, PRIVATE.iter().map(|s| Value::str(*s)).collect(), true, false),
+            "IsIPAddressPrivate" => (
+                Op::Cidr,
+                PRIVATE.iter().map(|s| Value::str(*s)).collect(),
+                false,
+                false,
+            ),
+            "IsIPAddressPublic" => (
+                Op::Cidr,
+                PRIVATE.iter().map(|s| Value::str(*s)).collect(),
+                true,
+                false,
+            ),
             other => return self.unparsed(cond_node, other, format!("unknown condition: {other}")),
         };
         let mut p = Predicate::new(field, op, vals).case_sensitive(cs);

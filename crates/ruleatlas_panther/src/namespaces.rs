@@ -29,7 +29,11 @@ const DATA: &str = include_str!("../data/log_type_namespaces.toml");
 #[must_use]
 pub fn table() -> &'static [Entry] {
     static T: OnceLock<Vec<Entry>> = OnceLock::new();
-    T.get_or_init(|| toml::from_str::<Table>(DATA).map(|t| t.namespace).unwrap_or_default())
+    T.get_or_init(|| {
+        toml::from_str::<Table>(DATA)
+            .map(|t| t.namespace)
+            .unwrap_or_default()
+    })
 }
 
 fn matches(entry: &Entry, log_type: &str) -> bool {
@@ -75,10 +79,16 @@ mod tests {
     fn table_loads_and_maps() {
         assert!(table().len() >= 10);
         let aws = vec!["AWS.CloudTrail".to_string()];
-        assert_eq!(namespaced("eventName", &aws).as_deref(), Some("aws::eventName"));
+        assert_eq!(
+            namespaced("eventName", &aws).as_deref(),
+            Some("aws::eventName")
+        );
         assert_eq!(namespaced("sourceIPAddress", &aws), None);
         let okta = vec!["Okta.SystemLog".to_string()];
-        assert_eq!(namespaced("eventType", &okta).as_deref(), Some("okta::eventType"));
+        assert_eq!(
+            namespaced("eventType", &okta).as_deref(),
+            Some("okta::eventType")
+        );
         assert_eq!(namespaced("eventType", &[]), None);
     }
 }

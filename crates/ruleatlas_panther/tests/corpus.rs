@@ -8,7 +8,9 @@ use ruleatlas_testkit::{corpus_dir, run_adapter};
 
 #[test]
 fn corpus_panther() {
-    let Some(dir) = corpus_dir("panther") else { return };
+    let Some(dir) = corpus_dir("panther") else {
+        return;
+    };
     if !dir.is_dir() {
         eprintln!("skipped: {} missing", dir.display());
         return;
@@ -33,17 +35,28 @@ fn corpus_panther() {
             }
         }
     }
-    assert_eq!(res.docs.len(), yaml_files, "one document per rule/query YAML");
+    assert_eq!(
+        res.docs.len(),
+        yaml_files,
+        "one document per rule/query YAML"
+    );
 
     // Python rules: the .py is not in the corpus.
     let py_rules: Vec<_> = res.docs.iter().filter(|d| d.language == "python").collect();
     assert!(py_rules.len() > 700, "{}", py_rules.len());
     for d in &py_rules {
         assert_eq!(d.status, ParseStatus::Failed, "{}", d.path);
-        let f = d.extra.get("filename").and_then(|v| v.as_str()).unwrap_or_default();
+        let f = d
+            .extra
+            .get("filename")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
         let msg = format!("python file missing: {f}");
         assert!(
-            d.lowered.diagnostics.iter().any(|x| x.message == msg && x.line.is_some()),
+            d.lowered
+                .diagnostics
+                .iter()
+                .any(|x| x.message == msg && x.line.is_some()),
             "{}: {:?}",
             d.path,
             d.lowered.diagnostics
@@ -51,31 +64,59 @@ fn corpus_panther() {
     }
 
     // YAML detections and correlation rules parse fully.
-    let yaml_rules: Vec<_> = res.docs.iter().filter(|d| d.language == "panther-yaml").collect();
+    let yaml_rules: Vec<_> = res
+        .docs
+        .iter()
+        .filter(|d| d.language == "panther-yaml")
+        .collect();
     assert_eq!(yaml_rules.len(), 1);
     for d in &yaml_rules {
-        assert_eq!(d.status, ParseStatus::Full, "{}: {:?}", d.path, d.lowered.unparsed);
+        assert_eq!(
+            d.status,
+            ParseStatus::Full,
+            "{}: {:?}",
+            d.path,
+            d.lowered.unparsed
+        );
     }
-    let corr: Vec<_> = res.docs.iter().filter(|d| d.language == "panther-correlation").collect();
+    let corr: Vec<_> = res
+        .docs
+        .iter()
+        .filter(|d| d.language == "panther-correlation")
+        .collect();
     assert_eq!(corr.len(), 26);
     for d in &corr {
         assert_ne!(d.status, ParseStatus::Failed, "{}", d.path);
         assert!(!d.links.is_empty(), "{}", d.path);
         assert!(
-            d.lowered.predicates.iter().any(|p| p.kind == ruleatlas_model::PredicateKind::Join),
+            d.lowered
+                .predicates
+                .iter()
+                .any(|p| p.kind == ruleatlas_model::PredicateKind::Join),
             "{}",
             d.path
         );
     }
 
     // Queries are documents of kind query; most SQL parses.
-    let queries: Vec<_> = res.docs.iter().filter(|d| d.kind == RuleKind::Query).collect();
+    let queries: Vec<_> = res
+        .docs
+        .iter()
+        .filter(|d| d.kind == RuleKind::Query)
+        .collect();
     assert_eq!(queries.len(), 83);
-    let sql_ok = queries.iter().filter(|d| d.status != ParseStatus::Failed).count();
+    let sql_ok = queries
+        .iter()
+        .filter(|d| d.status != ParseStatus::Failed)
+        .count();
     println!("queries {} parsed {}", queries.len(), sql_ok);
 
     // Metadata: techniques and tactics from Reports.
-    let t1621 = res.docs.iter().filter(|d| d.techniques.iter().any(|t| t.id == "T1621")).count();
+    let t1621 = res
+        .docs
+        .iter()
+        .filter(|d| d.techniques.iter().any(|t| t.id == "T1621"))
+        .count();
     assert!(t1621 >= 2, "{t1621}");
     let dep = res.docs.iter().filter(|d| d.deprecated).count();
     assert_eq!(dep, 15);

@@ -110,11 +110,12 @@ fn positions_json(positions: &[LineColumn]) -> serde_json::Value {
 
 /// The `detection:` (or `correlation:` / `filter:`) blocks of the documents merged into `doc`,
 /// as they appear in the file.
-fn query_text(file: &SigmaFile, doc: &SigmaDocument, text: &str, lines: &LineIndex) -> String {
+fn query_text(file: &SigmaFile, doc: &SigmaDocument, text: &str) -> String {
     let mut blocks = Vec::new();
     for &i in &doc.parts {
         for s in file.sections.get(i).map(Vec::as_slice).unwrap_or_default() {
-            let start = lines.line_start(s.line).unwrap_or(s.offset).min(s.offset);
+            let off = s.offset.min(text.len());
+            let start = text[..off].rfind('\n').map_or(0, |i| i + 1);
             blocks.push(block_at(text, start));
         }
     }
@@ -240,19 +241,21 @@ impl VendorAdapter for SigmaAdapter {
                     .at(at_start),
             );
         }
-        let lines = LineIndex::new(text);
+        // Built on first use: most files need no offset-to-position lookup.
+        let lines = std::cell::OnceCell::new();
+        let lines = || lines.get_or_init(|| LineIndex::new(text));
         if let Some(bad) = text.find('\u{fffd}') {
             // The loader replaced bytes that were not UTF-8; the rule is still read.
             file_diags.push(
                 Diagnostic::warning("encoding", "file is not valid UTF-8 (bytes replaced)")
                     .with_path(rel_path)
-                    .at(lines.line_column(text, bad)),
+                    .at(lines().line_column(text, bad)),
             );
         }
         let ctx = LowerContext {
             path: rel_path,
             text,
-            lines: Some(&lines),
+            lines: None,
         };
         let mut docs = Vec::new();
         for doc in &file.documents {
@@ -272,10 +275,10 @@ impl VendorAdapter for SigmaAdapter {
             if doc.kind == DocKind::Filter {
                 rd.kind = RuleKind::Query;
             }
-            rd.query = query_text(&file, doc, text, &lines);
+            rd.query = query_text(&file, doc, text);
             let mut ld = lower_document(doc, &ctx);
             ld.lowered
-                .resolve_origins(rel_path, &|off| lines.line_column(text, off));
+                .resolve_origins(rel_path, &|off| lines().line_column(text, off));
             rd.links = ld.links;
             rd.extra.extend(ld.extra);
             rd.lowered = ld.lowered;

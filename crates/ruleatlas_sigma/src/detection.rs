@@ -69,9 +69,7 @@ fn unparsed_at(
 fn yaml_value(n: &Node, ctx: &LowerContext) -> Option<Value> {
     let written = || {
         let src = n.offset.and_then(|o| ctx.text.get(o..))?;
-        let end = src
-            .find(['\n', '\r', ',', ']', '}'])
-            .unwrap_or(src.len());
+        let end = src.find(['\n', '\r', ',', ']', '}']).unwrap_or(src.len());
         let token = &src[..end];
         let token = token.find(" #").map_or(token, |i| &token[..i]).trim();
         Some(token.to_string())

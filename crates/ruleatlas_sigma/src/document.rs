@@ -120,12 +120,45 @@ fn classify(y: &Node) -> DocKind {
     DocKind::NotARule("not a Sigma rule".to_string())
 }
 
+/// Whether a YAML text has more than one document: a `---` line after content, or a `...` end
+/// marker. (Block scalars are indented, so such lines at column 0 are always markers.)
+fn is_multi_document(text: &str) -> bool {
+    let mut content = false;
+    for line in text.lines() {
+        let marker = |m: &str| {
+            line.strip_prefix(m)
+                .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t', '\r']))
+        };
+        if marker("---") {
+            if content {
+                return true;
+            }
+            content = true;
+        } else if marker("...") {
+            return true;
+        } else if !content
+            && !line.trim().is_empty()
+            && !line.trim_start().starts_with('#')
+            && !line.starts_with('%')
+        {
+            content = true;
+        }
+    }
+    false
+}
+
 /// Parses a Sigma file (one or more YAML documents).
 ///
 /// A YAML error gives an empty file and the diagnostic (code `yaml`, with line and column).
 #[must_use]
 pub fn parse(text: &str) -> Parsed<SigmaFile> {
-    let raw = match ruleatlas_yaml::parse_multi(text) {
+    // Most files hold one document; the single-document reader is cheaper.
+    let result = if is_multi_document(text) {
+        ruleatlas_yaml::parse_multi(text)
+    } else {
+        ruleatlas_yaml::parse(text).map(|n| vec![n])
+    };
+    let raw = match result {
         Ok(docs) => docs,
         Err(d) => {
             return Parsed {
@@ -273,6 +306,17 @@ mod tests {
                 .is_none()
         );
         assert!(docs[0].yaml.get("action").is_none());
+    }
+
+    #[test]
+    fn multi_document_detection() {
+        assert!(!is_multi_document("title: x\n"));
+        assert!(!is_multi_document("# c\n---\ntitle: x\n"));
+        assert!(!is_multi_document("a: |\n  ---\n"));
+        assert!(is_multi_document("a: 1\n---\nb: 2\n"));
+        assert!(is_multi_document("---\na: 1\n---\nb: 2\n"));
+        assert!(is_multi_document("a: 1\n...\n"));
+        assert!(!is_multi_document("a: '---'\n"));
     }
 
     #[test]

@@ -20,7 +20,8 @@ fn sigma_corpus_coverage() {
         println!("{d}");
     }
     assert!(cov.counted > 3000, "{}", cov.report());
-    assert!(cov.percent() >= 99.0, "{}", cov.report());
+    // Measured 100.00% (3222 counted rules); the issue asks for >= 99%.
+    assert!(cov.percent() >= 99.9, "{}", cov.report());
     // Every diagnostic names its file and a line:column.
     for d in result
         .docs

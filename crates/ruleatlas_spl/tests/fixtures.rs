@@ -261,7 +261,13 @@ fn deep_nesting_is_a_diagnostic_and_other_rules_are_kept() {
     assert_eq!(docs[0].lowered.predicates.len(), 10_001);
     let long_sum = format!("x=1 | where {} > 1", vec!["a"; n].join("+"));
     let (docs, _) = a.load("detections/sum.yml", &deep_rule(&long_sum));
-    assert!(docs[0].lowered.diagnostics.iter().any(|d| d.message.contains("nesting deeper")));
+    assert!(
+        docs[0]
+            .lowered
+            .diagnostics
+            .iter()
+            .any(|d| d.message.contains("nesting deeper"))
+    );
     let renames = format!("x=1 {} | search b=1", "| rename a* as a* ".repeat(n));
     let (docs, _) = a.load("detections/renames.yml", &deep_rule(&renames));
     assert_eq!(docs[0].status, ParseStatus::Full);

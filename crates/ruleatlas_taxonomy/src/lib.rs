@@ -455,7 +455,12 @@ impl Taxonomy {
                 }
             }
         }
-        for &start in step.keys() {
+        let starts: Vec<&str> = ff
+            .field
+            .iter()
+            .flat_map(|f| f.aliases.iter().map(String::as_str))
+            .collect();
+        for start in starts {
             let mut path = vec![start];
             let mut cur = start;
             while let Some(&next) = step.get(cur) {
@@ -498,10 +503,15 @@ impl Taxonomy {
     /// A canonical field by name (or alias).
     #[must_use]
     pub fn field(&self, name: &str) -> Option<&CanonicalField> {
-        self.by_name
+        self.index_of(name).map(|i| &self.fields[i])
+    }
+
+    /// A name's field, following aliases (a field that is another's alias is redirected).
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.redirects
             .get(name)
-            .or_else(|| self.redirects.get(name))
-            .map(|&i| &self.fields[i])
+            .or_else(|| self.by_name.get(name))
+            .copied()
     }
 
     /// Whether `name` is a canonical field (or an alias of one).
@@ -611,11 +621,7 @@ impl Taxonomy {
         value: &Value,
         case_sensitive: bool,
     ) -> (String, Op, String) {
-        let mut field_ix = self
-            .by_name
-            .get(field)
-            .or_else(|| self.redirects.get(field))
-            .copied();
+        let mut field_ix = self.index_of(field);
         let mut name = field_ix.map_or_else(|| field.to_string(), |i| self.fields[i].name.clone());
         let mut op = if op == Op::In { Op::Eq } else { op };
         let mut text = value.to_text();
@@ -739,7 +745,7 @@ impl Taxonomy {
         let found = self.lookup(vendor, raw, matched).or_else(|| {
             // A canonical (ECS) name is canonical as written in Elastic and Sigma.
             if matches!(vendor, Vendor::Elastic | Vendor::Sigma) && !raw.contains("::") {
-                self.by_name.get(raw).copied()
+                self.index_of(raw)
             } else {
                 None
             }

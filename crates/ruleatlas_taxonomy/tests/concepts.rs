@@ -710,3 +710,86 @@ fn every_source_names_known_vocabulary() {
         }
     }
 }
+
+#[test]
+fn splunk_data_model_prefix_is_resolved() {
+    // `Processes.dest` is not listed: it resolves as `dest` on the Processes data model.
+    assert_eq!(
+        canon(Vendor::Splunk, "Processes.dest", &[]).as_deref(),
+        Some("host.name")
+    );
+    assert_eq!(
+        canon(Vendor::Splunk, "dest", &[]),
+        None,
+        "a bare `dest` is ambiguous"
+    );
+    assert_eq!(
+        canon(Vendor::Splunk, "Web.status", &[]).as_deref(),
+        Some("http.response.status_code")
+    );
+    assert_eq!(
+        canon(Vendor::Splunk, "Authentication.action", &[]).as_deref(),
+        Some("event.outcome")
+    );
+}
+
+#[test]
+fn yaral_event_variables_are_stripped() {
+    assert_eq!(
+        canon(Vendor::Yaral, "$e.principal.ip", &[]).as_deref(),
+        Some("source.ip")
+    );
+}
+
+#[test]
+fn sigma_cloud_field_case_is_ignored() {
+    let ls = &[("product", "azure"), ("service", "signinlogs")];
+    assert_eq!(
+        canon(Vendor::Sigma, "resultType", ls).as_deref(),
+        Some("azure::ResultType")
+    );
+    assert_eq!(
+        canon(Vendor::Sigma, "ResultType", ls).as_deref(),
+        Some("azure::ResultType")
+    );
+    // Kusto columns are case-sensitive.
+    assert_eq!(
+        canon(Vendor::Kusto, "resulttype", &[("table", "SigninLogs")]),
+        None
+    );
+}
+
+#[test]
+fn every_field_says_what_it_is() {
+    for f in Taxonomy::builtin().fields() {
+        assert!(
+            !f.description.trim().is_empty(),
+            "{} has no description",
+            f.name
+        );
+        if f.name.contains("::") {
+            assert!(
+                !f.raw
+                    .get(&Vendor::Elastic)
+                    .is_some_and(|r| r.contains(&f.name)),
+                "{}",
+                f.name
+            );
+        }
+    }
+}
+
+#[test]
+fn fields_list_raw_names_per_vendor() {
+    let t = Taxonomy::builtin();
+    let f = t.field("process.command_line").expect("field");
+    assert!(f.raw[&Vendor::Sigma].contains(&"CommandLine".to_string()));
+    assert!(f.raw[&Vendor::Splunk].contains(&"Processes.process".to_string()));
+    assert!(f.raw[&Vendor::Kusto].contains(&"ProcessCommandLine".to_string()));
+    let m = f
+        .mappings
+        .iter()
+        .find(|m| m.raw == "ProcessCommandLine")
+        .expect("mapping");
+    assert_eq!(m.sources, ["mde-process"]);
+}

@@ -262,6 +262,8 @@ fn options() -> serde_saphyr::Options {
     let mut o = serde_saphyr::Options::default();
     o.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
     o.leading_zero_numbers_as_strings = true;
+    // `.inf` / `.nan` in a rule are text, not a reason to reject the whole file.
+    o.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
     o
 }
 
@@ -329,6 +331,12 @@ mod tests {
         let docs = parse_multi("a: 1\n---\nb: 2\n").expect("valid");
         assert_eq!(docs.len(), 2);
         assert_eq!(docs[1].get("b").map(|n| n.value.clone()), Some(Value::Int(2)));
+    }
+
+    #[test]
+    fn non_finite_floats_are_text() {
+        let n = parse("a: .inf\nb: .nan\n").expect("valid yaml");
+        assert_eq!(n.get("a").and_then(Node::as_str), Some(".inf"));
     }
 
     #[test]

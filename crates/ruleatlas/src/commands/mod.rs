@@ -14,7 +14,7 @@ use ruleatlas_model::Vendor;
 
 use crate::{Cli, Command};
 
-pub use build::{BuildOptions, build_catalog};
+pub use build::{BuildOptions, build_catalog, load_attack};
 
 /// A command's failure, with the exit code it maps to.
 #[derive(Debug)]

@@ -29,23 +29,92 @@ const MAX_GUARDS: usize = 200;
 const MAX_UNROLL: usize = 256;
 
 const STDLIB: &[&str] = &[
-    "re", "fnmatch", "ipaddress", "json", "datetime", "time", "math", "collections", "typing",
-    "logging", "os", "urllib", "string", "difflib", "base64", "hashlib", "functools", "itertools",
-    "random", "uuid", "urllib.parse", "dateutil", "ast", "sys",
+    "re",
+    "fnmatch",
+    "ipaddress",
+    "json",
+    "datetime",
+    "time",
+    "math",
+    "collections",
+    "typing",
+    "logging",
+    "os",
+    "urllib",
+    "string",
+    "difflib",
+    "base64",
+    "hashlib",
+    "functools",
+    "itertools",
+    "random",
+    "uuid",
+    "urllib.parse",
+    "dateutil",
+    "ast",
+    "sys",
 ];
 
 const BUILTINS: &[&str] = &[
-    "any", "all", "bool", "str", "int", "float", "len", "isinstance", "set", "frozenset", "list",
-    "tuple", "sorted", "dict", "min", "max", "sum", "abs", "round", "getattr", "hasattr", "print",
-    "repr", "type", "range", "enumerate", "zip", "map", "filter", "reversed", "next", "iter",
+    "any",
+    "all",
+    "bool",
+    "str",
+    "int",
+    "float",
+    "len",
+    "isinstance",
+    "set",
+    "frozenset",
+    "list",
+    "tuple",
+    "sorted",
+    "dict",
+    "min",
+    "max",
+    "sum",
+    "abs",
+    "round",
+    "getattr",
+    "hasattr",
+    "print",
+    "repr",
+    "type",
+    "range",
+    "enumerate",
+    "zip",
+    "map",
+    "filter",
+    "reversed",
+    "next",
+    "iter",
 ];
 
 /// Python's `ipaddress` private ranges (`is_private`).
 const PRIVATE_NETS: &[&str] = &[
-    "0.0.0.0/8", "10.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/29",
-    "192.0.0.170/31", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
-    "203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32", "::1/128", "::/128", "::ffff:0:0/96",
-    "100::/64", "2001::/23", "2001:db8::/32", "2001:10::/28", "fc00::/7", "fe80::/10",
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/29",
+    "192.0.0.170/31",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "240.0.0.0/4",
+    "255.255.255.255/32",
+    "::1/128",
+    "::/128",
+    "::ffff:0:0/96",
+    "100::/64",
+    "2001::/23",
+    "2001:db8::/32",
+    "2001:10::/28",
+    "fc00::/7",
+    "fe80::/10",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +129,11 @@ impl FieldRef {
     fn child(&self, key: &str, range: ruff_text_size::TextRange) -> Self {
         let mut path = self.path.clone();
         path.push(key.to_string());
-        Self { path, ci: self.ci, range }
+        Self {
+            path,
+            ci: self.ci,
+            range,
+        }
     }
     fn name(&self) -> String {
         self.path.join(".")
@@ -108,12 +181,17 @@ enum Sym<'a> {
     Func(FuncRef<'a>),
     Method { recv: Box<Sym<'a>>, name: String },
     IfExp(Condition, Box<Sym<'a>>, Box<Sym<'a>>),
+    /// `len(field)`: only its comparisons with 0 and 1 (emptiness) are understood.
+    Len(FieldRef),
     Unknown(Box<Unk>),
 }
 
 impl Sym<'_> {
     fn is_literal(&self) -> bool {
-        matches!(self, Sym::Str(_) | Sym::Int(_) | Sym::Float(_) | Sym::Bool(_) | Sym::NoneV)
+        matches!(
+            self,
+            Sym::Str(_) | Sym::Int(_) | Sym::Float(_) | Sym::Bool(_) | Sym::NoneV
+        )
     }
     fn to_value(&self) -> Option<Value> {
         match self {
@@ -163,20 +241,29 @@ struct Lowerer<'a> {
     guard: DepthGuard,
     stack: Vec<(usize, String)>,
     steps: usize,
+    truthy_memo: HashMap<(usize, String, u32, u32), Condition>,
+    unparsed_memo: HashMap<UnparsedKey, Condition>,
 }
+
+type UnparsedKey = (String, String, Option<(String, u32, u32)>);
 
 /// Lowers the `rule` function of `ast`.
 pub(crate) fn lower_rule(ast: &Ast, ctx: &LowerContext) -> Lowered {
     let mut lw = Lowerer {
         ctx,
         out: Lowered::default(),
-        modules: vec![ModuleRef { ast, path: &ctx.path }],
+        modules: vec![ModuleRef {
+            ast,
+            path: &ctx.path,
+        }],
         module_ids: HashMap::new(),
         module_envs: HashMap::new(),
         cur: 0,
         guard: DepthGuard::default(),
         stack: Vec::new(),
         steps: 0,
+        truthy_memo: HashMap::new(),
+        unparsed_memo: HashMap::new(),
     };
     let Some(module) = ast.module.as_ref() else {
         lw.out.tree = Condition::Const(false);
@@ -188,7 +275,9 @@ pub(crate) fn lower_rule(ast: &Ast, ctx: &LowerContext) -> Lowered {
         match stmt {
             Stmt::FunctionDef(f) if f.name.as_str() == "rule" => rule_def = Some(f),
             Stmt::Assign(a)
-                if a.targets.iter().any(|t| matches!(t, Expr::Name(n) if n.id.as_str() == "rule")) =>
+                if a.targets
+                    .iter()
+                    .any(|t| matches!(t, Expr::Name(n) if n.id.as_str() == "rule")) =>
             {
                 rule_other = Some(a.range);
             }
@@ -214,6 +303,7 @@ pub(crate) fn lower_rule(ast: &Ast, ctx: &LowerContext) -> Lowered {
     }
     let ret = lw.exec_block(&def.body, env);
     let tree = lw.truthy_ret(&ret);
+    let tree = lw.normalize(tree, 0);
     lw.out.tree = tree;
     compact(&mut lw.out);
     lw.out
@@ -231,7 +321,7 @@ fn tr(r: ruff_text_size::TextRange) -> TextRange {
 // Condition helpers
 
 fn and_(items: Vec<Condition>) -> Condition {
-    if items.iter().any(|c| *c == Condition::Const(false)) {
+    if items.contains(&Condition::Const(false)) {
         return Condition::Const(false);
     }
     Condition::and(items)
@@ -253,15 +343,21 @@ fn ite(c: Condition, t: Condition, f: Condition) -> Condition {
         (_, _, Const(false)) => and_(vec![c, t]),
         (_, _, Const(true)) => or_plain(vec![not_(c), t]),
         _ if t == f => t,
+        // `a and b` as a value is `b if a else a`: (a ∧ t) ∨ (¬a ∧ a) = a ∧ t.
+        _ if f == c => and_(vec![c, t]),
+        _ if t == c => or_plain(vec![c, f]),
         _ => or_plain(vec![and_(vec![c.clone(), t]), and_(vec![not_(c), f])]),
     }
 }
 
 fn or_plain(items: Vec<Condition>) -> Condition {
-    if items.iter().any(|c| *c == Condition::Const(true)) {
+    if items.contains(&Condition::Const(true)) {
         return Condition::Const(true);
     }
-    let items: Vec<Condition> = items.into_iter().filter(|c| *c != Condition::Const(false)).collect();
+    let items: Vec<Condition> = items
+        .into_iter()
+        .filter(|c| *c != Condition::Const(false))
+        .collect();
     Condition::or(items)
 }
 
@@ -299,8 +395,14 @@ pub(crate) fn compact(l: &mut Lowered) {
     walk(&l.tree, &mut p, &mut u);
     let pm: HashMap<usize, usize> = p.iter().enumerate().map(|(new, old)| (*old, new)).collect();
     let um: HashMap<usize, usize> = u.iter().enumerate().map(|(new, old)| (*old, new)).collect();
-    let preds = p.iter().filter_map(|i| l.predicates.get(*i).cloned()).collect();
-    let unparsed = u.iter().filter_map(|i| l.unparsed.get(*i).cloned()).collect();
+    let preds = p
+        .iter()
+        .filter_map(|i| l.predicates.get(*i).cloned())
+        .collect();
+    let unparsed = u
+        .iter()
+        .filter_map(|i| l.unparsed.get(*i).cloned())
+        .collect();
     l.tree = remap(&l.tree, &pm, &um);
     l.predicates = preds;
     l.unparsed = unparsed;
@@ -309,7 +411,9 @@ pub(crate) fn compact(l: &mut Lowered) {
 fn mergeable(op: Op) -> Option<Op> {
     match op {
         Op::Eq | Op::In => Some(Op::In),
-        Op::Contains | Op::StartsWith | Op::EndsWith | Op::Wildcard | Op::RegexMatch | Op::Cidr => Some(op),
+        Op::Contains | Op::StartsWith | Op::EndsWith | Op::Wildcard | Op::RegexMatch | Op::Cidr => {
+            Some(op)
+        }
         _ => None,
     }
 }
@@ -323,12 +427,19 @@ impl<'a> Lowerer<'a> {
 
     fn origin(&self, r: ruff_text_size::TextRange) -> Origin {
         let m = self.module();
-        Origin::new(m.path, m.ast.lines.line_column(&m.ast.text, r.start().to_usize()))
+        Origin::new(
+            m.path,
+            m.ast.lines.line_column(&m.ast.text, r.start().to_usize()),
+        )
     }
 
     fn text_of(&self, r: ruff_text_size::TextRange) -> String {
         let m = self.module();
-        let s = m.ast.text.get(r.start().to_usize()..r.end().to_usize()).unwrap_or("");
+        let s = m
+            .ast
+            .text
+            .get(r.start().to_usize()..r.end().to_usize())
+            .unwrap_or("");
         let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
         if one.len() > 200 {
             let mut cut = 200;
@@ -351,10 +462,16 @@ impl<'a> Lowerer<'a> {
     }
 
     fn unparsed(&mut self, u: &Unk) -> Condition {
+        let key = (u.text.clone(), u.reason.clone(), u.origin.as_ref().map(|o| (o.path.clone(), o.line, o.column)));
+        if let Some(c) = self.unparsed_memo.get(&key) {
+            return c.clone();
+        }
         let mut up = Unparsed::new(u.text.clone(), u.reason.clone());
         up.origin.clone_from(&u.origin);
         up.span = u.span;
-        self.out.unparsed(up)
+        let c = self.out.unparsed(up);
+        self.unparsed_memo.insert(key, c.clone());
+        c
     }
 
     fn pred(
@@ -366,7 +483,10 @@ impl<'a> Lowerer<'a> {
         r: ruff_text_size::TextRange,
     ) -> Condition {
         let mut p = Predicate::new(f.name(), op, values).case_sensitive(!f.ci);
-        if matches!(op, Op::Exists | Op::Cidr | Op::Gt | Op::Ge | Op::Lt | Op::Le) {
+        if matches!(
+            op,
+            Op::Exists | Op::Cidr | Op::Gt | Op::Ge | Op::Lt | Op::Le
+        ) {
             p.case_sensitive = false;
         }
         if neg_op {
@@ -379,7 +499,14 @@ impl<'a> Lowerer<'a> {
         self.out.pred(p)
     }
 
-    fn pred_kind(&mut self, f: &FieldRef, op: Op, values: Vec<Value>, kind: PredicateKind, r: ruff_text_size::TextRange) -> Condition {
+    fn pred_kind(
+        &mut self,
+        f: &FieldRef,
+        op: Op,
+        values: Vec<Value>,
+        kind: PredicateKind,
+        r: ruff_text_size::TextRange,
+    ) -> Condition {
         let c = self.pred(f, op, values, false, r);
         if let Condition::Pred(i) = c
             && let Some(p) = self.out.predicates.get_mut(i)
@@ -405,12 +532,19 @@ impl<'a> Lowerer<'a> {
                 && p.kind == PredicateKind::Filter
             {
                 let key = |q: &Predicate| {
-                    (q.raw_field.clone(), mergeable(q.op), q.case_sensitive, q.context.clone())
+                    (
+                        q.raw_field.clone(),
+                        mergeable(q.op),
+                        q.case_sensitive,
+                        q.context.clone(),
+                    )
                 };
                 let k = key(p);
                 let _ = mop;
                 if let Some(g) = groups.iter_mut().find(|(_, idx)| {
-                    idx.first().and_then(|j| self.out.predicates.get(*j)).is_some_and(|q| key(q) == k)
+                    idx.first()
+                        .and_then(|j| self.out.predicates.get(*j))
+                        .is_some_and(|q| key(q) == k)
                 }) {
                     g.1.push(i);
                     continue;
@@ -425,7 +559,13 @@ impl<'a> Lowerer<'a> {
             if idx.len() < 2 {
                 continue;
             }
-            let Some(first) = idx.first().and_then(|j| self.out.predicates.get(*j)).cloned() else { continue };
+            let Some(first) = idx
+                .first()
+                .and_then(|j| self.out.predicates.get(*j))
+                .cloned()
+            else {
+                continue;
+            };
             let mut merged = first.clone();
             merged.op = mergeable(first.op).unwrap_or(first.op);
             merged.values.clear();
@@ -458,6 +598,31 @@ impl<'a> Lowerer<'a> {
         Condition::or(kept)
     }
 
+    /// Merges sibling predicates under every OR (`a == x or a == y` is `a in [x, y]`).
+    fn normalize(&mut self, c: Condition, depth: usize) -> Condition {
+        if depth > LIMITS.max_depth {
+            return c;
+        }
+        match c {
+            Condition::And(v) => {
+                let v = v
+                    .into_iter()
+                    .map(|x| self.normalize(x, depth + 1))
+                    .collect();
+                and_(v)
+            }
+            Condition::Or(v) => {
+                let v = v
+                    .into_iter()
+                    .map(|x| self.normalize(x, depth + 1))
+                    .collect();
+                self.or_merge(v)
+            }
+            Condition::Not(x) => not_(self.normalize(*x, depth + 1)),
+            other => other,
+        }
+    }
+
     // -----------------------------------------------------------------------------------------
     // Modules and names
 
@@ -467,7 +632,10 @@ impl<'a> Lowerer<'a> {
         }
         let m = self.ctx.repo.helpers.get(name)?;
         let m: &'a super::PyModule = m;
-        self.modules.push(ModuleRef { ast: &m.ast, path: &m.path });
+        self.modules.push(ModuleRef {
+            ast: &m.ast,
+            path: &m.path,
+        });
         let id = self.modules.len() - 1;
         self.module_ids.insert(name.to_string(), id);
         Some(id)
@@ -493,7 +661,13 @@ impl<'a> Lowerer<'a> {
         for stmt in body {
             match stmt {
                 Stmt::FunctionDef(f) => {
-                    env.insert(f.name.as_str().to_string(), Sym::Func(FuncRef { def: f, module: self.cur }));
+                    env.insert(
+                        f.name.as_str().to_string(),
+                        Sym::Func(FuncRef {
+                            def: f,
+                            module: self.cur,
+                        }),
+                    );
                 }
                 Stmt::Import(_) | Stmt::ImportFrom(_) => bind_imports(stmt, env),
                 Stmt::Assign(a) => {
@@ -522,26 +696,42 @@ impl<'a> Lowerer<'a> {
             }
         };
         match found {
-            Some(Sym::Import { module, name: n }) => self.resolve_import(&module, &n, r, 0),
+            Some(Sym::Import { module, name: n }) => self.resolve_import(&module, &n, 0),
             Some(v) => v,
             None if BUILTINS.contains(&name) => Sym::Builtin(name.to_string()),
             None => self.unk(r, format!("undefined name: {name}")),
         }
     }
 
-    fn resolve_import(&mut self, module: &str, name: &str, r: ruff_text_size::TextRange, depth: usize) -> Sym<'a> {
-        if STDLIB.contains(&module) || depth > 4 {
-            return Sym::Import { module: module.to_string(), name: name.to_string() };
+    fn resolve_import(&mut self, module: &str, name: &str, depth: usize) -> Sym<'a> {
+        // `deep_get`/`deep_walk` are Panther's documented lookups: understood, never inlined.
+        if STDLIB.contains(&module) || depth > 4 || matches!(name, "deep_get" | "deep_walk") {
+            return Sym::Import {
+                module: module.to_string(),
+                name: name.to_string(),
+            };
         }
         let last = module.rsplit('.').next().unwrap_or(module);
-        let Some(id) = self.helper_module(module).or_else(|| self.helper_module(last)) else {
-            return Sym::Import { module: module.to_string(), name: name.to_string() };
+        let Some(id) = self
+            .helper_module(module)
+            .or_else(|| self.helper_module(last))
+        else {
+            return Sym::Import {
+                module: module.to_string(),
+                name: name.to_string(),
+            };
         };
         let env = self.module_env(id);
         match env.get(name).cloned() {
-            Some(Sym::Import { module: m2, name: n2 }) => self.resolve_import(&m2, &n2, r, depth + 1),
+            Some(Sym::Import {
+                module: m2,
+                name: n2,
+            }) => self.resolve_import(&m2, &n2, depth + 1),
             Some(v) => v,
-            None => Sym::Import { module: module.to_string(), name: name.to_string() },
+            None => Sym::Import {
+                module: module.to_string(),
+                name: name.to_string(),
+            },
         }
     }
 
@@ -555,7 +745,9 @@ impl<'a> Lowerer<'a> {
         for stmt in stmts {
             self.steps += 1;
             if self.steps > MAX_STEPS || prefix.len() > MAX_GUARDS {
-                fin = Some(Ret::Leaf(self.unk(stmt.range(), "control flow too complex")));
+                fin = Some(Ret::Leaf(
+                    self.unk(stmt.range(), "control flow too complex"),
+                ));
                 break;
             }
             match stmt {
@@ -640,12 +832,18 @@ impl<'a> Lowerer<'a> {
                     break;
                 }
                 Stmt::Match(m) => {
-                    fin = Some(Ret::Leaf(self.unk(m.range, "match statement not supported")));
+                    fin = Some(Ret::Leaf(
+                        self.unk(m.range, "match statement not supported"),
+                    ));
                     break;
                 }
                 Stmt::Assert(a) => {
                     let c = self.cond(&a.test, &env);
-                    prefix.push(Ret::Branch(c, Box::new(Ret::Cont), Box::new(Ret::Leaf(Sym::Bool(false)))));
+                    prefix.push(Ret::Branch(
+                        c,
+                        Box::new(Ret::Cont),
+                        Box::new(Ret::Leaf(Sym::Bool(false))),
+                    ));
                 }
                 Stmt::Assign(a) => {
                     let v = self.eval(&a.value, &env);
@@ -664,7 +862,13 @@ impl<'a> Lowerer<'a> {
                     }
                 }
                 Stmt::FunctionDef(f) => {
-                    env.insert(f.name.as_str().to_string(), Sym::Func(FuncRef { def: f, module: self.cur }));
+                    env.insert(
+                        f.name.as_str().to_string(),
+                        Sym::Func(FuncRef {
+                            def: f,
+                            module: self.cur,
+                        }),
+                    );
                 }
                 Stmt::Import(_) | Stmt::ImportFrom(_) => bind_imports(stmt, &mut env),
                 _ => {}
@@ -691,8 +895,10 @@ impl<'a> Lowerer<'a> {
         for c in &s.elif_else_clauses {
             clauses.push((c.test.as_ref(), &c.body[..]));
         }
-        let conds: Vec<Option<Condition>> =
-            clauses.iter().map(|(t, _)| t.map(|e| self.cond(e, env))).collect();
+        let conds: Vec<Option<Condition>> = clauses
+            .iter()
+            .map(|(t, _)| t.map(|e| self.cond(e, env)))
+            .collect();
         let mut acc = Ret::Fall(env.clone());
         for ((_, body), c) in clauses.iter().zip(conds).rev() {
             match c {
@@ -720,7 +926,9 @@ impl<'a> Lowerer<'a> {
         let name = target.id.as_str().to_string();
         let items = match iter {
             Sym::Seq(items) if items.len() <= MAX_UNROLL => items,
-            Sym::Dict(items) if items.len() <= MAX_UNROLL => items.into_iter().map(|(k, _)| k).collect(),
+            Sym::Dict(items) if items.len() <= MAX_UNROLL => {
+                items.into_iter().map(|(k, _)| k).collect()
+            }
             Sym::Field(f) => {
                 // One symbolic iteration: element fields are matched against any element.
                 let mut e = env.clone();
@@ -734,11 +942,18 @@ impl<'a> Lowerer<'a> {
             }
             _ => {
                 let mut e = env.clone();
-                e.insert(name, self.unk(s.iter.range(), "loop over unsupported iterable"));
+                e.insert(
+                    name,
+                    self.unk(s.iter.range(), "loop over unsupported iterable"),
+                );
                 return self.exec_block(&s.body, e);
             }
         };
-        let mut acc = if s.orelse.is_empty() { Ret::Fall(env.clone()) } else { self.exec_block(&s.orelse, env.clone()) };
+        let mut acc = if s.orelse.is_empty() {
+            Ret::Fall(env.clone())
+        } else {
+            self.exec_block(&s.orelse, env.clone())
+        };
         for item in items.into_iter().rev() {
             let mut e = env.clone();
             e.insert(name.clone(), item);
@@ -793,9 +1008,20 @@ impl<'a> Lowerer<'a> {
             Sym::Float(f) => Condition::Const(f != 0.0),
             Sym::Seq(v) => Condition::Const(!v.is_empty()),
             Sym::Dict(v) => Condition::Const(!v.is_empty()),
-            Sym::Field(f) | Sym::IpAddr(f) => {
+            Sym::Field(f) | Sym::IpAddr(f) | Sym::Len(f) => {
+                let key = (
+                    self.cur,
+                    f.name(),
+                    f.range.start().to_u32(),
+                    f.range.end().to_u32(),
+                );
+                if let Some(c) = self.truthy_memo.get(&key) {
+                    return c.clone();
+                }
                 let r = f.range;
-                self.pred(&f, Op::Exists, vec![Value::Bool(true)], false, r)
+                let c = self.pred(&f, Op::Exists, vec![Value::Bool(true)], false, r);
+                self.truthy_memo.insert(key, c.clone());
+                c
             }
             Sym::IfExp(c, a, b) => {
                 let a = self.truthy(*a);
@@ -825,7 +1051,9 @@ impl<'a> Lowerer<'a> {
     fn cond(&mut self, e: &'a Expr, env: &Env<'a>) -> Condition {
         if self.guard.enter().is_err() {
             let u = self.unk(e.range(), "nesting too deep");
-            let Sym::Unknown(u) = u else { return Condition::Const(false) };
+            let Sym::Unknown(u) = u else {
+                return Condition::Const(false);
+            };
             return self.unparsed(&u);
         }
         let c = match e {
@@ -863,7 +1091,9 @@ impl<'a> Lowerer<'a> {
         match e {
             Expr::StringLiteral(s) => Sym::Str(s.value.to_str().to_string()),
             Expr::NumberLiteral(n) => match &n.value {
-                Number::Int(i) => i.as_i64().map_or_else(|| self.unk(n.range, "integer too large"), Sym::Int),
+                Number::Int(i) => i
+                    .as_i64()
+                    .map_or_else(|| self.unk(n.range, "integer too large"), Sym::Int),
                 Number::Float(f) => Sym::Float(*f),
                 Number::Complex { .. } => self.unk(n.range, "complex number"),
             },
@@ -876,7 +1106,9 @@ impl<'a> Lowerer<'a> {
             Expr::Dict(d) => {
                 let mut items = Vec::new();
                 for it in &d.items {
-                    let Some(k) = &it.key else { return self.unk(d.range, "dict unpacking") };
+                    let Some(k) = &it.key else {
+                        return self.unk(d.range, "dict unpacking");
+                    };
                     let k = self.eval(k, env);
                     let v = self.eval(&it.value, env);
                     items.push((k, v));
@@ -886,7 +1118,10 @@ impl<'a> Lowerer<'a> {
             Expr::Compare(c) => Sym::Cond(self.compare_chain(c, env)),
             Expr::BoolOp(b) => {
                 let vals: Vec<Sym<'a>> = b.values.iter().map(|v| self.eval(v, env)).collect();
-                if vals.iter().all(|v| matches!(v, Sym::Cond(_) | Sym::Bool(_))) {
+                if vals
+                    .iter()
+                    .all(|v| matches!(v, Sym::Cond(_) | Sym::Bool(_)))
+                {
                     let items: Vec<Condition> = vals.into_iter().map(|v| self.truthy(v)).collect();
                     return Sym::Cond(match b.op {
                         BoolOp::And => and_(items),
@@ -895,7 +1130,10 @@ impl<'a> Lowerer<'a> {
                 }
                 // Value semantics: `a or b` is `a if a else b`; a falsy literal default is dropped.
                 let mut vals = vals;
-                if b.op == BoolOp::Or && vals.len() > 1 && vals.last().is_some_and(Sym::is_falsy_default) {
+                if b.op == BoolOp::Or
+                    && vals.len() > 1
+                    && vals.last().is_some_and(Sym::is_falsy_default)
+                {
                     vals.pop();
                 }
                 let mut acc = match vals.pop() {
@@ -938,16 +1176,22 @@ impl<'a> Lowerer<'a> {
                 let base = self.eval(&a.value, env);
                 let attr = a.attr.as_str();
                 match base {
-                    Sym::Module(m) => match self.resolve_import(&m, attr, a.range, 0) {
+                    Sym::Module(m) => match self.resolve_import(&m, attr, 0) {
                         Sym::Import { module, name } => Sym::Import { module, name },
                         other => other,
                     },
                     Sym::Import { module, name } if STDLIB.contains(&module.as_str()) => {
-                        Sym::Import { module: format!("{module}.{name}"), name: attr.to_string() }
+                        Sym::Import {
+                            module: format!("{module}.{name}"),
+                            name: attr.to_string(),
+                        }
                     }
                     Sym::IpAddr(f) => self.ip_property(&f, attr, a.range),
                     Sym::Unknown(u) => Sym::Unknown(u),
-                    other => Sym::Method { recv: Box::new(other), name: attr.to_string() },
+                    other => Sym::Method {
+                        recv: Box::new(other),
+                        name: attr.to_string(),
+                    },
                 }
             }
             Expr::Subscript(s) => {
@@ -960,7 +1204,11 @@ impl<'a> Lowerer<'a> {
                 }
                 let key = self.eval(&s.slice, env);
                 match (base, key) {
-                    (Sym::Event, Sym::Str(k)) => Sym::Field(FieldRef { path: vec![k], ci: false, range: s.range }),
+                    (Sym::Event, Sym::Str(k)) => Sym::Field(FieldRef {
+                        path: vec![k],
+                        ci: false,
+                        range: s.range,
+                    }),
                     (Sym::Field(f), Sym::Str(k)) => Sym::Field(f.child(&k, s.range)),
                     (Sym::Field(mut f), Sym::Int(_)) => {
                         f.range = s.range;
@@ -988,7 +1236,11 @@ impl<'a> Lowerer<'a> {
                 if has_expr {
                     self.unk(f.range, "f-string not supported")
                 } else {
-                    let s: String = f.value.elements().filter_map(|el| el.as_literal().map(|l| l.value.to_string())).collect();
+                    let s: String = f
+                        .value
+                        .elements()
+                        .filter_map(|el| el.as_literal().map(|l| l.value.to_string()))
+                        .collect();
                     Sym::Str(s)
                 }
             }
@@ -1005,11 +1257,15 @@ impl<'a> Lowerer<'a> {
                         }
                         Sym::Seq(a)
                     }
-                    (Operator::BitOr, a @ Sym::Import { .. }, c @ Sym::Import { .. }) => Sym::Seq(vec![a, c]),
+                    (Operator::BitOr, a @ Sym::Import { .. }, c @ Sym::Import { .. }) => {
+                        Sym::Seq(vec![a, c])
+                    }
                     (Operator::Add, Sym::Int(a), Sym::Int(c)) => Sym::Int(a.saturating_add(c)),
                     (Operator::Mult, Sym::Int(a), Sym::Int(c)) => Sym::Int(a.saturating_mul(c)),
                     (_, Sym::Unknown(u), _) | (_, _, Sym::Unknown(u)) => Sym::Unknown(u),
-                    (op, _, _) => self.unk(b.range, format!("operator not supported: {}", op.as_str())),
+                    (op, _, _) => {
+                        self.unk(b.range, format!("operator not supported: {}", op.as_str()))
+                    }
                 }
             }
             Expr::Named(n) => self.unk(n.range, "assignment expression not supported"),
@@ -1027,9 +1283,27 @@ impl<'a> Lowerer<'a> {
         match attr {
             "is_private" => Sym::Cond(self.pred(f, Op::Cidr, nets, false, r)),
             "is_global" => Sym::Cond(self.pred(f, Op::Cidr, nets, true, r)),
-            "is_loopback" => Sym::Cond(self.pred(f, Op::Cidr, vec![Value::str("127.0.0.0/8"), Value::str("::1/128")], false, r)),
-            "is_link_local" => Sym::Cond(self.pred(f, Op::Cidr, vec![Value::str("169.254.0.0/16"), Value::str("fe80::/10")], false, r)),
-            "is_multicast" => Sym::Cond(self.pred(f, Op::Cidr, vec![Value::str("224.0.0.0/4"), Value::str("ff00::/8")], false, r)),
+            "is_loopback" => Sym::Cond(self.pred(
+                f,
+                Op::Cidr,
+                vec![Value::str("127.0.0.0/8"), Value::str("::1/128")],
+                false,
+                r,
+            )),
+            "is_link_local" => Sym::Cond(self.pred(
+                f,
+                Op::Cidr,
+                vec![Value::str("169.254.0.0/16"), Value::str("fe80::/10")],
+                false,
+                r,
+            )),
+            "is_multicast" => Sym::Cond(self.pred(
+                f,
+                Op::Cidr,
+                vec![Value::str("224.0.0.0/4"), Value::str("ff00::/8")],
+                false,
+                r,
+            )),
             _ => self.unk(r, format!("attribute not supported: {attr}")),
         }
     }
@@ -1045,7 +1319,13 @@ impl<'a> Lowerer<'a> {
         and_(items)
     }
 
-    fn compare(&mut self, l: Sym<'a>, op: CmpOp, r: Sym<'a>, range: ruff_text_size::TextRange) -> Condition {
+    fn compare(
+        &mut self,
+        l: Sym<'a>,
+        op: CmpOp,
+        r: Sym<'a>,
+        range: ruff_text_size::TextRange,
+    ) -> Condition {
         if let Sym::IfExp(c, a, b) = l {
             let ca = self.compare(*a, op, r.clone(), range);
             let cb = self.compare(*b, op, r, range);
@@ -1068,6 +1348,9 @@ impl<'a> Lowerer<'a> {
                 return self.truthy(u);
             }
         }
+        if let Some(c) = self.length_test(&l, op, &r, range) {
+            return c;
+        }
         match op {
             CmpOp::Eq | CmpOp::Is => self.equality(l, r, false, range),
             CmpOp::NotEq | CmpOp::IsNot => self.equality(l, r, true, range),
@@ -1077,14 +1360,60 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn equality(&mut self, l: Sym<'a>, r: Sym<'a>, neg: bool, range: ruff_text_size::TextRange) -> Condition {
+    /// `len(x) > 0`, `len(x) == 0`... as `exists`; other lengths are not understood.
+    fn length_test(&mut self, l: &Sym<'a>, op: CmpOp, r: &Sym<'a>, range: ruff_text_size::TextRange) -> Option<Condition> {
+        let (f, n, op) = match (l, r) {
+            (Sym::Len(f), Sym::Int(n)) => (f, *n, op),
+            (Sym::Int(n), Sym::Len(f)) => {
+                let flipped = match op {
+                    CmpOp::Lt => CmpOp::Gt,
+                    CmpOp::LtE => CmpOp::GtE,
+                    CmpOp::Gt => CmpOp::Lt,
+                    CmpOp::GtE => CmpOp::LtE,
+                    other => other,
+                };
+                (f, *n, flipped)
+            }
+            (Sym::Len(_), _) | (_, Sym::Len(_)) => {
+                let u = self.unk(range, "length comparison not supported");
+                return Some(self.truthy(u));
+            }
+            _ => return None,
+        };
+        let non_empty = match (op, n) {
+            (CmpOp::Gt | CmpOp::NotEq | CmpOp::IsNot, 0) | (CmpOp::GtE, 1) => true,
+            (CmpOp::Eq | CmpOp::Is | CmpOp::LtE, 0) | (CmpOp::Lt, 1) => false,
+            _ => {
+                let u = self.unk(range, "length comparison not supported");
+                return Some(self.truthy(u));
+            }
+        };
+        let f = f.clone();
+        Some(self.pred(&f, Op::Exists, vec![Value::Bool(non_empty)], false, range))
+    }
+
+    fn equality(
+        &mut self,
+        l: Sym<'a>,
+        r: Sym<'a>,
+        neg: bool,
+        range: ruff_text_size::TextRange,
+    ) -> Condition {
         match (l, r) {
             (Sym::Field(f), Sym::NoneV) | (Sym::NoneV, Sym::Field(f)) => {
                 self.pred(&f, Op::Exists, vec![Value::Bool(neg)], false, range)
             }
             (Sym::Field(f), v) | (v, Sym::Field(f)) if v.is_literal() => {
-                let Some(val) = v.to_value() else { return Condition::Const(false) };
-                self.pred(&f, if neg { Op::Ne } else { Op::Eq }, vec![val], false, range)
+                let Some(val) = v.to_value() else {
+                    return Condition::Const(false);
+                };
+                self.pred(
+                    &f,
+                    if neg { Op::Ne } else { Op::Eq },
+                    vec![val],
+                    false,
+                    range,
+                )
             }
             (Sym::Field(f), Sym::Seq(v)) | (Sym::Seq(v), Sym::Field(f)) if v.is_empty() => {
                 self.pred(&f, Op::Exists, vec![Value::Bool(neg)], false, range)
@@ -1092,12 +1421,27 @@ impl<'a> Lowerer<'a> {
             (Sym::Field(f), Sym::Dict(v)) | (Sym::Dict(v), Sym::Field(f)) if v.is_empty() => {
                 self.pred(&f, Op::Exists, vec![Value::Bool(neg)], false, range)
             }
-            (Sym::Field(a), Sym::Field(b)) => {
-                let c = self.pred_kind(&a, if neg { Op::Ne } else { Op::Eq }, vec![Value::Str(b.name())], PredicateKind::Join, range);
-                c
-            }
+            (Sym::Field(a), Sym::Field(b)) => self.pred_kind(
+                &a,
+                if neg { Op::Ne } else { Op::Eq },
+                vec![Value::Str(b.name())],
+                PredicateKind::Join,
+                range,
+            ),
             (Sym::Cond(c), Sym::Bool(b)) | (Sym::Bool(b), Sym::Cond(c)) => {
-                if b == neg { not_(c) } else { c }
+                if b == neg {
+                    not_(c)
+                } else {
+                    c
+                }
+            }
+            // `re.search(...) is not None`
+            (Sym::Cond(c), Sym::NoneV) | (Sym::NoneV, Sym::Cond(c)) => {
+                if neg {
+                    c
+                } else {
+                    not_(c)
+                }
             }
             (a, b) if a.is_literal() && b.is_literal() => Condition::Const((a == b) != neg),
             _ => {
@@ -1107,7 +1451,13 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn ordering(&mut self, l: Sym<'a>, op: CmpOp, r: Sym<'a>, range: ruff_text_size::TextRange) -> Condition {
+    fn ordering(
+        &mut self,
+        l: Sym<'a>,
+        op: CmpOp,
+        r: Sym<'a>,
+        range: ruff_text_size::TextRange,
+    ) -> Condition {
         let to_op = |op: CmpOp| match op {
             CmpOp::Lt => Op::Lt,
             CmpOp::LtE => Op::Le,
@@ -1142,17 +1492,43 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn membership(&mut self, l: Sym<'a>, r: Sym<'a>, neg: bool, range: ruff_text_size::TextRange) -> Condition {
+    fn membership(
+        &mut self,
+        l: Sym<'a>,
+        r: Sym<'a>,
+        neg: bool,
+        range: ruff_text_size::TextRange,
+    ) -> Condition {
         match (l, r) {
             (Sym::Field(f), Sym::Seq(items)) => {
                 if items.is_empty() {
                     return Condition::Const(neg);
                 }
-                let nets: Vec<String> = items.iter().filter_map(|i| if let Sym::IpNet(n) = i { Some(n.clone()) } else { None }).flatten().collect();
+                let nets: Vec<String> = items
+                    .iter()
+                    .filter_map(|i| {
+                        if let Sym::IpNet(n) = i {
+                            Some(n.clone())
+                        } else {
+                            None
+                        }
+                    })
+                    .flatten()
+                    .collect();
                 if !nets.is_empty() && nets.len() >= items.len() {
-                    return self.pred(&f, Op::Cidr, nets.into_iter().map(Value::Str).collect(), neg, range);
+                    return self.pred(
+                        &f,
+                        Op::Cidr,
+                        nets.into_iter().map(Value::Str).collect(),
+                        neg,
+                        range,
+                    );
                 }
-                let vals: Option<Vec<Value>> = items.iter().filter(|i| !matches!(i, Sym::NoneV)).map(Sym::to_value).collect();
+                let vals: Option<Vec<Value>> = items
+                    .iter()
+                    .filter(|i| !matches!(i, Sym::NoneV))
+                    .map(Sym::to_value)
+                    .collect();
                 match vals {
                     Some(vals) => self.pred(&f, Op::In, vals, neg, range),
                     None => {
@@ -1172,9 +1548,13 @@ impl<'a> Lowerer<'a> {
                     }
                 }
             }
-            (Sym::IpAddr(f) | Sym::Field(f), Sym::IpNet(nets)) => {
-                self.pred(&f, Op::Cidr, nets.into_iter().map(Value::Str).collect(), neg, range)
-            }
+            (Sym::IpAddr(f) | Sym::Field(f), Sym::IpNet(nets)) => self.pred(
+                &f,
+                Op::Cidr,
+                nets.into_iter().map(Value::Str).collect(),
+                neg,
+                range,
+            ),
             (Sym::IpAddr(f), Sym::Seq(items)) => {
                 let nets: Vec<Value> = items
                     .iter()
@@ -1192,11 +1572,17 @@ impl<'a> Lowerer<'a> {
                 self.pred(&f, Op::Contains, vec![val], neg, range)
             }
             (Sym::Str(k), Sym::Event) => {
-                let f = FieldRef { path: vec![k], ci: false, range };
+                let f = FieldRef {
+                    path: vec![k],
+                    ci: false,
+                    range,
+                };
                 self.pred(&f, Op::Exists, vec![Value::Bool(!neg)], false, range)
             }
             (a, Sym::Seq(items)) if a.is_literal() => Condition::Const(items.contains(&a) != neg),
-            (a, Sym::Dict(items)) if a.is_literal() => Condition::Const(items.iter().any(|(k, _)| *k == a) != neg),
+            (a, Sym::Dict(items)) if a.is_literal() => {
+                Condition::Const(items.iter().any(|(k, _)| *k == a) != neg)
+            }
             (Sym::Str(a), Sym::Str(b)) => Condition::Const(b.contains(&a) != neg),
             _ => {
                 let u = self.unk(range, "membership test not supported");
@@ -1237,7 +1623,13 @@ impl<'a> Lowerer<'a> {
         self.apply(f, args, kwargs, c.range())
     }
 
-    fn apply(&mut self, f: Sym<'a>, args: Vec<Sym<'a>>, kwargs: Vec<(String, Sym<'a>)>, r: ruff_text_size::TextRange) -> Sym<'a> {
+    fn apply(
+        &mut self,
+        f: Sym<'a>,
+        args: Vec<Sym<'a>>,
+        kwargs: Vec<(String, Sym<'a>)>,
+        r: ruff_text_size::TextRange,
+    ) -> Sym<'a> {
         match f {
             Sym::Method { recv, name } => self.call_method(*recv, &name, args, &kwargs, r),
             Sym::Import { module, name } => self.call_import(&module, &name, args, &kwargs, r),
@@ -1248,9 +1640,19 @@ impl<'a> Lowerer<'a> {
         }
     }
 
-    fn inline(&mut self, fr: FuncRef<'a>, args: Vec<Sym<'a>>, kwargs: Vec<(String, Sym<'a>)>, r: ruff_text_size::TextRange) -> Sym<'a> {
+    fn inline(
+        &mut self,
+        fr: FuncRef<'a>,
+        args: Vec<Sym<'a>>,
+        kwargs: Vec<(String, Sym<'a>)>,
+        r: ruff_text_size::TextRange,
+    ) -> Sym<'a> {
         let name = fr.def.name.as_str().to_string();
-        if self.stack.iter().any(|(m, n)| *m == fr.module && *n == name) {
+        if self
+            .stack
+            .iter()
+            .any(|(m, n)| *m == fr.module && *n == name)
+        {
             let msg = format!("recursion between helpers: {name}");
             let mut d = Diagnostic::warning("python-recursion", msg);
             if self.cur == 0 {
@@ -1289,7 +1691,10 @@ impl<'a> Lowerer<'a> {
         }
         for p in &fr.def.parameters.kwonlyargs {
             let pname = p.parameter.name.as_str();
-            let v = kwargs.iter().find(|(k, _)| k == pname).map_or(Sym::NoneV, |(_, v)| v.clone());
+            let v = kwargs
+                .iter()
+                .find(|(k, _)| k == pname)
+                .map_or(Sym::NoneV, |(_, v)| v.clone());
             env.insert(pname.to_string(), v);
         }
         self.cur = fr.module;
@@ -1301,7 +1706,12 @@ impl<'a> Lowerer<'a> {
         s
     }
 
-    fn field_from_keys(&mut self, base: FieldRef, keys: &[Sym<'a>], r: ruff_text_size::TextRange) -> Sym<'a> {
+    fn field_from_keys(
+        &mut self,
+        base: FieldRef,
+        keys: &[Sym<'a>],
+        r: ruff_text_size::TextRange,
+    ) -> Sym<'a> {
         let mut f = base;
         for k in keys {
             match k {
@@ -1320,7 +1730,15 @@ impl<'a> Lowerer<'a> {
         match it.next() {
             Some(Sym::Event) => {
                 let keys: Vec<Sym<'a>> = it.collect();
-                self.field_from_keys(FieldRef { path: Vec::new(), ci: false, range: r }, &keys, r)
+                self.field_from_keys(
+                    FieldRef {
+                        path: Vec::new(),
+                        ci: false,
+                        range: r,
+                    },
+                    &keys,
+                    r,
+                )
             }
             Some(Sym::Field(f)) => {
                 let keys: Vec<Sym<'a>> = it.collect();
@@ -1332,16 +1750,35 @@ impl<'a> Lowerer<'a> {
     }
 
     #[allow(clippy::too_many_lines)]
-    fn call_method(&mut self, recv: Sym<'a>, name: &str, args: Vec<Sym<'a>>, kwargs: &[(String, Sym<'a>)], r: ruff_text_size::TextRange) -> Sym<'a> {
+    fn call_method(
+        &mut self,
+        recv: Sym<'a>,
+        name: &str,
+        args: Vec<Sym<'a>>,
+        kwargs: &[(String, Sym<'a>)],
+        r: ruff_text_size::TextRange,
+    ) -> Sym<'a> {
         let _ = kwargs;
         match recv {
             Sym::Event => match name {
                 "get" => match args.first() {
-                    Some(Sym::Str(k)) => Sym::Field(FieldRef { path: vec![k.clone()], ci: false, range: r }),
+                    Some(Sym::Str(k)) => Sym::Field(FieldRef {
+                        path: vec![k.clone()],
+                        ci: false,
+                        range: r,
+                    }),
                     Some(Sym::Unknown(u)) => Sym::Unknown(u.clone()),
                     _ => self.unk(r, "event.get with a non-constant key"),
                 },
-                "deep_get" | "deep_walk" => self.field_from_keys(FieldRef { path: Vec::new(), ci: false, range: r }, &args, r),
+                "deep_get" | "deep_walk" => self.field_from_keys(
+                    FieldRef {
+                        path: Vec::new(),
+                        ci: false,
+                        range: r,
+                    },
+                    &args,
+                    r,
+                ),
                 "udm" => match args.first() {
                     Some(Sym::Str(k)) => {
                         let k = k.clone();
@@ -1353,11 +1790,21 @@ impl<'a> Lowerer<'a> {
             },
             Sym::Field(f) => match name {
                 "get" | "deep_get" | "deep_walk" => {
-                    let keys: Vec<Sym<'a>> = if name == "get" { args.into_iter().take(1).collect() } else { args };
+                    let keys: Vec<Sym<'a>> = if name == "get" {
+                        args.into_iter().take(1).collect()
+                    } else {
+                        args
+                    };
                     self.field_from_keys(f, &keys, r)
                 }
-                "lower" | "upper" | "casefold" => Sym::Field(FieldRef { ci: true, range: r, ..f }),
-                "strip" | "lstrip" | "rstrip" | "copy" | "keys" | "values" | "items" => Sym::Field(FieldRef { range: r, ..f }),
+                "lower" | "upper" | "casefold" => Sym::Field(FieldRef {
+                    ci: true,
+                    range: r,
+                    ..f
+                }),
+                "strip" | "lstrip" | "rstrip" | "copy" | "keys" | "values" | "items" => {
+                    Sym::Field(FieldRef { range: r, ..f })
+                }
                 "startswith" | "endswith" => {
                     let vals = match args.first() {
                         Some(Sym::Str(s)) => vec![Value::Str(s.clone())],
@@ -1365,13 +1812,19 @@ impl<'a> Lowerer<'a> {
                             let v: Option<Vec<Value>> = items.iter().map(Sym::to_value).collect();
                             match v {
                                 Some(v) => v,
-                                None => return self.unk(r, format!("{name} with non-constant values")),
+                                None => {
+                                    return self.unk(r, format!("{name} with non-constant values"));
+                                }
                             }
                         }
                         Some(Sym::Unknown(u)) => return Sym::Unknown(u.clone()),
                         _ => return self.unk(r, format!("{name} with non-constant values")),
                     };
-                    let op = if name == "startswith" { Op::StartsWith } else { Op::EndsWith };
+                    let op = if name == "startswith" {
+                        Op::StartsWith
+                    } else {
+                        Op::EndsWith
+                    };
                     Sym::Cond(self.pred(&f, op, vals, false, r))
                 }
                 _ => self.unk(r, format!("method not supported: {name}")),
@@ -1385,8 +1838,17 @@ impl<'a> Lowerer<'a> {
             Sym::Regex { pattern, ci } => match name {
                 "search" | "match" | "fullmatch" | "findall" | "finditer" => match args.first() {
                     Some(Sym::Field(f)) => {
-                        let f = FieldRef { ci: f.ci || ci, ..f.clone() };
-                        Sym::Cond(self.pred(&f, Op::RegexMatch, vec![Value::Str(pattern)], false, r))
+                        let f = FieldRef {
+                            ci: f.ci || ci,
+                            ..f.clone()
+                        };
+                        Sym::Cond(self.pred(
+                            &f,
+                            Op::RegexMatch,
+                            vec![Value::Str(pattern)],
+                            false,
+                            r,
+                        ))
                     }
                     Some(Sym::Unknown(u)) => Sym::Unknown(u.clone()),
                     _ => self.unk(r, "regex on a non-field value"),
@@ -1421,15 +1883,27 @@ impl<'a> Lowerer<'a> {
     }
 
     #[allow(clippy::too_many_lines)]
-    fn call_import(&mut self, module: &str, name: &str, args: Vec<Sym<'a>>, kwargs: &[(String, Sym<'a>)], r: ruff_text_size::TextRange) -> Sym<'a> {
+    fn call_import(
+        &mut self,
+        module: &str,
+        name: &str,
+        args: Vec<Sym<'a>>,
+        kwargs: &[(String, Sym<'a>)],
+        r: ruff_text_size::TextRange,
+    ) -> Sym<'a> {
         let kw = |k: &str| kwargs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         match (module, name) {
-            (_, "deep_get" | "deep_walk") if !STDLIB.contains(&module) => return self.deep_get(args, r),
+            (_, "deep_get" | "deep_walk") if !STDLIB.contains(&module) => {
+                return self.deep_get(args, r);
+            }
             ("re", "compile") => {
                 return match args.first() {
                     Some(Sym::Str(p)) => {
                         let ci = Self::regex_flags_ci(args.get(1).or(kw("flags").as_ref()));
-                        Sym::Regex { pattern: p.clone(), ci }
+                        Sym::Regex {
+                            pattern: p.clone(),
+                            ci,
+                        }
                     }
                     _ => self.unk(r, "re.compile of a non-constant pattern"),
                 };
@@ -1443,8 +1917,17 @@ impl<'a> Lowerer<'a> {
                 let ci = pci || Self::regex_flags_ci(args.get(2).or(kw("flags").as_ref()));
                 return match args.get(1) {
                     Some(Sym::Field(f)) => {
-                        let f = FieldRef { ci: f.ci || ci, ..f.clone() };
-                        Sym::Cond(self.pred(&f, Op::RegexMatch, vec![Value::Str(pattern)], false, r))
+                        let f = FieldRef {
+                            ci: f.ci || ci,
+                            ..f.clone()
+                        };
+                        Sym::Cond(self.pred(
+                            &f,
+                            Op::RegexMatch,
+                            vec![Value::Str(pattern)],
+                            false,
+                            r,
+                        ))
                     }
                     Some(Sym::Unknown(u)) => Sym::Unknown(u.clone()),
                     Some(Sym::Str(s)) => match regex::Regex::new(&pattern) {
@@ -1458,9 +1941,17 @@ impl<'a> Lowerer<'a> {
                 return match (args.first(), args.get(1)) {
                     (Some(Sym::Field(f)), Some(Sym::Str(p))) => {
                         let f = f.clone();
-                        Sym::Cond(self.pred(&f, Op::Wildcard, vec![Value::Str(p.clone())], false, r))
+                        Sym::Cond(self.pred(
+                            &f,
+                            Op::Wildcard,
+                            vec![Value::Str(p.clone())],
+                            false,
+                            r,
+                        ))
                     }
-                    (Some(Sym::Unknown(u)), _) | (_, Some(Sym::Unknown(u))) => Sym::Unknown(u.clone()),
+                    (Some(Sym::Unknown(u)), _) | (_, Some(Sym::Unknown(u))) => {
+                        Sym::Unknown(u.clone())
+                    }
                     _ => self.unk(r, "fnmatch with a non-constant pattern"),
                 };
             }
@@ -1481,11 +1972,16 @@ impl<'a> Lowerer<'a> {
             }
             _ => {}
         }
-        if STDLIB.contains(&module) || module.split('.').next().is_some_and(|m| STDLIB.contains(&m)) {
+        if STDLIB.contains(&module)
+            || module
+                .split('.')
+                .next()
+                .is_some_and(|m| STDLIB.contains(&m))
+        {
             return self.unk(r, format!("function not supported: {module}.{name}"));
         }
         // A global helper: inline it when the repository has it.
-        match self.resolve_import(module, name, r, 0) {
+        match self.resolve_import(module, name, 0) {
             Sym::Func(fr) => return self.inline(fr, args, kwargs.to_vec(), r),
             Sym::Import { .. } => {}
             other => return other,
@@ -1501,7 +1997,13 @@ impl<'a> Lowerer<'a> {
             }
             ("pattern_match", Some(Sym::Field(f)), Some(Sym::Str(p))) => {
                 let f = f.clone();
-                return Sym::Cond(self.pred(&f, Op::Wildcard, vec![Value::Str(p.clone())], false, r));
+                return Sym::Cond(self.pred(
+                    &f,
+                    Op::Wildcard,
+                    vec![Value::Str(p.clone())],
+                    false,
+                    r,
+                ));
             }
             ("pattern_match_list", Some(Sym::Field(f)), Some(Sym::Seq(ps))) => {
                 let vals: Option<Vec<Value>> = ps.iter().map(Sym::to_value).collect();
@@ -1515,33 +2017,69 @@ impl<'a> Lowerer<'a> {
         self.unk(r, format!("global helper not available: {name}"))
     }
 
-    fn call_builtin(&mut self, name: &str, args: Vec<Sym<'a>>, r: ruff_text_size::TextRange) -> Sym<'a> {
+    fn call_builtin(
+        &mut self,
+        name: &str,
+        args: Vec<Sym<'a>>,
+        r: ruff_text_size::TextRange,
+    ) -> Sym<'a> {
         let first = args.into_iter().next();
         match (name, first) {
-            ("str" | "int" | "float", Some(Sym::Field(f))) => Sym::Field(FieldRef { range: r, ..f }),
+            ("str" | "int" | "float", Some(Sym::Field(f))) => {
+                Sym::Field(FieldRef { range: r, ..f })
+            }
             ("str", Some(s @ Sym::Str(_))) => s,
             ("str", Some(Sym::Int(i))) => Sym::Str(i.to_string()),
-            ("int", Some(Sym::Str(s))) => s.trim().parse::<i64>().map_or_else(|_| self.unk(r, "int() of a non-number"), Sym::Int),
+            ("int", Some(Sym::Str(s))) => s
+                .trim()
+                .parse::<i64>()
+                .map_or_else(|_| self.unk(r, "int() of a non-number"), Sym::Int),
             ("int" | "float", Some(v @ (Sym::Int(_) | Sym::Float(_)))) => v,
             ("bool", Some(v)) => Sym::Cond(self.truthy(v)),
-            ("set" | "frozenset" | "list" | "tuple" | "sorted", Some(v @ (Sym::Seq(_) | Sym::Field(_)))) => v,
+            ("len", Some(Sym::Field(f))) => Sym::Len(FieldRef { range: r, ..f }),
+            (
+                "set" | "frozenset" | "list" | "tuple" | "sorted",
+                Some(v @ (Sym::Seq(_) | Sym::Field(_))),
+            ) => v,
             ("set" | "frozenset" | "list" | "tuple", None) => Sym::Seq(Vec::new()),
-            ("set" | "frozenset" | "list" | "tuple", Some(Sym::Dict(items))) => Sym::Seq(items.into_iter().map(|(k, _)| k).collect()),
+            ("set" | "frozenset" | "list" | "tuple", Some(Sym::Dict(items))) => {
+                Sym::Seq(items.into_iter().map(|(k, _)| k).collect())
+            }
             (_, Some(Sym::Unknown(u))) => Sym::Unknown(u),
             _ => self.unk(r, format!("function not supported: {name}")),
         }
     }
 
-    fn any_all(&mut self, is_any: bool, arg: &'a Expr, env: &Env<'a>, r: ruff_text_size::TextRange) -> Condition {
-        let combine = |lw: &mut Self, items: Vec<Condition>| if is_any { lw.or_merge(items) } else { and_(items) };
+    fn any_all(
+        &mut self,
+        is_any: bool,
+        arg: &'a Expr,
+        env: &Env<'a>,
+        r: ruff_text_size::TextRange,
+    ) -> Condition {
+        let combine = |lw: &mut Self, items: Vec<Condition>| {
+            if is_any {
+                lw.or_merge(items)
+            } else {
+                and_(items)
+            }
+        };
         match arg {
-            Expr::List(ast::ExprList { elts, .. }) | Expr::Tuple(ast::ExprTuple { elts, .. }) | Expr::Set(ast::ExprSet { elts, .. }) => {
+            Expr::List(ast::ExprList { elts, .. })
+            | Expr::Tuple(ast::ExprTuple { elts, .. })
+            | Expr::Set(ast::ExprSet { elts, .. }) => {
                 let items: Vec<Condition> = elts.iter().map(|e| self.cond(e, env)).collect();
                 combine(self, items)
             }
-            Expr::Generator(ast::ExprGenerator { elt, generators, .. })
-            | Expr::ListComp(ast::ExprListComp { elt, generators, .. })
-            | Expr::SetComp(ast::ExprSetComp { elt, generators, .. }) => {
+            Expr::Generator(ast::ExprGenerator {
+                elt, generators, ..
+            })
+            | Expr::ListComp(ast::ExprListComp {
+                elt, generators, ..
+            })
+            | Expr::SetComp(ast::ExprSetComp {
+                elt, generators, ..
+            }) => {
                 let [g] = &generators[..] else {
                     let u = self.unk(r, "comprehension with several loops");
                     return self.truthy(u);
@@ -1554,7 +2092,9 @@ impl<'a> Lowerer<'a> {
                 let iter = self.eval(&g.iter, env);
                 let items = match iter {
                     Sym::Seq(items) if items.len() <= MAX_UNROLL => items,
-                    Sym::Dict(items) if items.len() <= MAX_UNROLL => items.into_iter().map(|(k, _)| k).collect(),
+                    Sym::Dict(items) if items.len() <= MAX_UNROLL => {
+                        items.into_iter().map(|(k, _)| k).collect()
+                    }
                     Sym::Field(f) => {
                         if !is_any {
                             let u = self.unk(r, "all() over an event list");
@@ -1562,7 +2102,8 @@ impl<'a> Lowerer<'a> {
                         }
                         let mut e = env.clone();
                         e.insert(name, Sym::Field(f));
-                        let mut parts: Vec<Condition> = g.ifs.iter().map(|i| self.cond(i, &e)).collect();
+                        let mut parts: Vec<Condition> =
+                            g.ifs.iter().map(|i| self.cond(i, &e)).collect();
                         parts.push(self.cond(elt, &e));
                         return and_(parts);
                     }
@@ -1590,12 +2131,20 @@ impl<'a> Lowerer<'a> {
                 let v = self.eval(other, env);
                 match v {
                     Sym::Seq(items) => {
-                        let conds: Vec<Condition> = items.into_iter().map(|i| self.truthy(i)).collect();
+                        let conds: Vec<Condition> =
+                            items.into_iter().map(|i| self.truthy(i)).collect();
                         combine(self, conds)
                     }
                     Sym::Unknown(u) => self.unparsed(&u),
                     _ => {
-                        let u = self.unk(r, if is_any { "any() of a non-list" } else { "all() of a non-list" });
+                        let u = self.unk(
+                            r,
+                            if is_any {
+                                "any() of a non-list"
+                            } else {
+                                "all() of a non-list"
+                            },
+                        );
                         self.truthy(u)
                     }
                 }
@@ -1606,12 +2155,18 @@ impl<'a> Lowerer<'a> {
     fn udm(&mut self, name: &str, r: ruff_text_size::TextRange) -> Sym<'a> {
         let repo = &self.ctx.repo;
         for lt in &self.ctx.log_types {
-            let Some(dm) = repo.data_models.get(lt) else { continue };
+            let Some(dm) = repo.data_models.get(lt) else {
+                continue;
+            };
             let dm: &'a super::DataModel = dm;
             match dm.mappings.get(name) {
                 Some(UdmMapping::Path(p)) => {
                     let path = json_path(p);
-                    return Sym::Field(FieldRef { path, ci: false, range: r });
+                    return Sym::Field(FieldRef {
+                        path,
+                        ci: false,
+                        range: r,
+                    });
                 }
                 Some(UdmMapping::Method(m)) => {
                     let Some(module) = dm.module.as_ref() else {
@@ -1622,7 +2177,10 @@ impl<'a> Lowerer<'a> {
                     let id = match self.module_ids.get(&key) {
                         Some(id) => *id,
                         None => {
-                            self.modules.push(ModuleRef { ast: &module.ast, path: &module.path });
+                            self.modules.push(ModuleRef {
+                                ast: &module.ast,
+                                path: &module.path,
+                            });
                             let id = self.modules.len() - 1;
                             self.module_ids.insert(key, id);
                             id
@@ -1655,7 +2213,9 @@ pub(crate) fn json_path(p: &str) -> Vec<String> {
                 out.push(s.to_string());
             }
             for part in inside.split('[').filter(|x| !x.is_empty()) {
-                let part = part.trim_end_matches(']').trim_matches(|c| c == '\'' || c == '"');
+                let part = part
+                    .trim_end_matches(']')
+                    .trim_matches(|c| c == '\'' || c == '"');
                 if !part.is_empty() && part != "*" && part.parse::<i64>().is_err() {
                     out.push(part.to_string());
                 }
@@ -1693,7 +2253,10 @@ fn assign_targets<'a>(targets: &'a [Expr], v: Sym<'a>, env: &mut Env<'a>, lw: &L
                     }
                 } else {
                     for n in target_names(t) {
-                        env.insert(n, lw.unk(t.range(), "tuple unpacking of a non-constant value"));
+                        env.insert(
+                            n,
+                            lw.unk(t.range(), "tuple unpacking of a non-constant value"),
+                        );
                     }
                 }
             }
@@ -1711,16 +2274,32 @@ fn bind_imports<'a>(stmt: &Stmt, env: &mut Env<'a>) {
                     || full.split('.').next().unwrap_or(&full).to_string(),
                     |n| n.as_str().to_string(),
                 );
-                let module = if a.asname.is_some() { full.clone() } else { bind.clone() };
+                let module = if a.asname.is_some() {
+                    full.clone()
+                } else {
+                    bind.clone()
+                };
                 env.insert(bind, Sym::Module(module));
             }
         }
         Stmt::ImportFrom(i) => {
-            let module = i.module.as_ref().map_or_else(String::new, |m| m.as_str().to_string());
+            let module = i
+                .module
+                .as_ref()
+                .map_or_else(String::new, |m| m.as_str().to_string());
             for a in &i.names {
                 let name = a.name.as_str().to_string();
-                let bind = a.asname.as_ref().map_or_else(|| name.clone(), |n| n.as_str().to_string());
-                env.insert(bind, Sym::Import { module: module.clone(), name });
+                let bind = a
+                    .asname
+                    .as_ref()
+                    .map_or_else(|| name.clone(), |n| n.as_str().to_string());
+                env.insert(
+                    bind,
+                    Sym::Import {
+                        module: module.clone(),
+                        name,
+                    },
+                );
             }
         }
         _ => {}
@@ -1759,7 +2338,9 @@ fn merge_env<'a>(c: &Condition, mut a: Env<'a>, b: Env<'a>) -> Env<'a> {
 fn falls_to_cont(r: Ret<'_>) -> Ret<'_> {
     match r {
         Ret::Fall(_) => Ret::Cont,
-        Ret::Branch(c, t, f) => Ret::Branch(c, Box::new(falls_to_cont(*t)), Box::new(falls_to_cont(*f))),
+        Ret::Branch(c, t, f) => {
+            Ret::Branch(c, Box::new(falls_to_cont(*t)), Box::new(falls_to_cont(*f)))
+        }
         other => other,
     }
 }
@@ -1767,7 +2348,9 @@ fn falls_to_cont(r: Ret<'_>) -> Ret<'_> {
 fn substitute<'a>(r: Ret<'a>, k: &Ret<'a>) -> Ret<'a> {
     match r {
         Ret::Cont => k.clone(),
-        Ret::Branch(c, t, f) => Ret::Branch(c, Box::new(substitute(*t, k)), Box::new(substitute(*f, k))),
+        Ret::Branch(c, t, f) => {
+            Ret::Branch(c, Box::new(substitute(*t, k)), Box::new(substitute(*f, k)))
+        }
         other => other,
     }
 }

@@ -47,9 +47,17 @@ pub fn parse(text: &str) -> Parsed<Ast> {
             )
             .with_range(TextRange::empty(at.offset)),
         );
-        return Parsed { ast: Ast { text: text.to_string(), lines, module: None }, diagnostics };
+        return Parsed {
+            ast: Ast {
+                text: text.to_string(),
+                lines,
+                module: None,
+            },
+            diagnostics,
+        };
     }
-    let parsed = ruff_python_parser::parse_unchecked_source(text, ruff_python_ast::PySourceType::Python);
+    let parsed =
+        ruff_python_parser::parse_unchecked_source(text, ruff_python_ast::PySourceType::Python);
     for e in parsed.errors() {
         let r = e.location;
         diagnostics.push(
@@ -58,7 +66,14 @@ pub fn parse(text: &str) -> Parsed<Ast> {
         );
     }
     let module = parsed.into_syntax();
-    Parsed { ast: Ast { text: text.to_string(), lines, module: Some(module) }, diagnostics }
+    Parsed {
+        ast: Ast {
+            text: text.to_string(),
+            lines,
+            module: Some(module),
+        },
+        diagnostics,
+    }
 }
 
 /// A Python module the lowering may inline from (a global helper, a data model's methods).
@@ -79,7 +94,13 @@ impl PyModule {
         for d in &mut diags {
             d.locate(path, &|off| lines.line_column(text, off));
         }
-        (Self { path: path.to_string(), ast: parsed.ast }, diags)
+        (
+            Self {
+                path: path.to_string(),
+                ast: parsed.ast,
+            },
+            diags,
+        )
     }
 }
 

@@ -17,7 +17,11 @@ pub struct TooDeepAt {
 enum Frame {
     /// Code inside a bracket (or the top level when `close == 0`); `fstring` marks a
     /// replacement field `{...}` of an f-string.
-    Code { close: u8, chain: usize, fstring: bool },
+    Code {
+        close: u8,
+        chain: usize,
+        fstring: bool,
+    },
     /// The literal part of an f-string.
     FStr { quote: u8, triple: bool },
 }
@@ -50,7 +54,11 @@ fn is_string_prefix(word: &[u8]) -> Option<bool> {
 pub fn check_depth(src: &str, max: usize) -> Result<(), TooDeepAt> {
     let b = src.as_bytes();
     let n = b.len();
-    let mut frames: Vec<Frame> = vec![Frame::Code { close: 0, chain: 0, fstring: false }];
+    let mut frames: Vec<Frame> = vec![Frame::Code {
+        close: 0,
+        chain: 0,
+        fstring: false,
+    }];
     let mut indents: Vec<usize> = vec![0];
     let mut at_line_start = true;
     let mut i = 0usize;
@@ -117,7 +125,11 @@ pub fn check_depth(src: &str, max: usize) -> Result<(), TooDeepAt> {
                     i += 2;
                     continue;
                 }
-                frames.push(Frame::Code { close: b'}', chain: 0, fstring: true });
+                frames.push(Frame::Code {
+                    close: b'}',
+                    chain: 0,
+                    fstring: true,
+                });
                 check!(i);
                 i += 1;
                 continue;
@@ -197,7 +209,11 @@ pub fn check_depth(src: &str, max: usize) -> Result<(), TooDeepAt> {
                     b'[' => b']',
                     _ => b'}',
                 };
-                frames.push(Frame::Code { close, chain: 0, fstring: false });
+                frames.push(Frame::Code {
+                    close,
+                    chain: 0,
+                    fstring: false,
+                });
                 check!(i);
                 i += 1;
             }
@@ -265,12 +281,13 @@ pub fn check_depth(src: &str, max: usize) -> Result<(), TooDeepAt> {
                     i += 1;
                 }
                 let word = &b[start..i];
-                if i < n && (b[i] == b'\'' || b[i] == b'"') {
-                    if let Some(f) = is_string_prefix(word) {
-                        i = skip_string(b, i, f, &mut frames);
-                        check!(i.min(n));
-                        continue;
-                    }
+                if i < n
+                    && (b[i] == b'\'' || b[i] == b'"')
+                    && let Some(f) = is_string_prefix(word)
+                {
+                    i = skip_string(b, i, f, &mut frames);
+                    check!(i.min(n));
+                    continue;
                 }
                 match word {
                     b"not" | b"lambda" | b"await" | b"if" | b"else" | b"elif" => {
@@ -291,9 +308,9 @@ fn skip_number(b: &[u8], mut i: usize) -> usize {
     let n = b.len();
     while i < n {
         let c = b[i];
-        if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' {
-            i += 1;
-        } else if (c == b'+' || c == b'-') && i > 0 && (b[i - 1] == b'e' || b[i - 1] == b'E') {
+        let exponent_sign =
+            (c == b'+' || c == b'-') && i > 0 && (b[i - 1] == b'e' || b[i - 1] == b'E');
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || exponent_sign {
             i += 1;
         } else {
             break;
