@@ -35,7 +35,8 @@ pub fn write_examples(dir: &Path) -> Result<Vec<Source>, CliError> {
 }
 
 pub fn run(addr: &str, no_serve: bool, quiet: bool) -> CliResult {
-    let tmp = tempfile::tempdir().map_err(|e| CliError::Failed(format!("demo: cannot make a temporary folder: {e}")))?;
+    let tmp = tempfile::tempdir()
+        .map_err(|e| CliError::Failed(format!("demo: cannot make a temporary folder: {e}")))?;
     let examples = tmp.path().join("examples");
     let sources = write_examples(&examples)?;
     let attack_dir = examples.join("attack");
@@ -68,7 +69,10 @@ pub fn serve(catalog: &Path, addr: &str) -> CliResult {
     // Fail early, with the catalog error, before binding.
     let _ = open_catalog(catalog)?;
     let ready = |url: &str| {
-        println!("serving {} at {url} (Ctrl-C stops; SIGHUP reloads the catalog)", catalog.display());
+        println!(
+            "serving {} at {url} (Ctrl-C stops; SIGHUP reloads the catalog)",
+            catalog.display()
+        );
     };
     ruleatlas_web::serve(catalog, addr, Some(&ready)).map_err(CliError::Failed)?;
     Ok(ExitCode::SUCCESS)

@@ -33,7 +33,11 @@ pub fn table(header: &[&str]) -> Table {
 /// Bold text when colour is allowed.
 #[must_use]
 pub fn bold(s: &str) -> String {
-    if color() { format!("\x1b[1m{s}\x1b[0m") } else { s.to_string() }
+    if color() {
+        format!("\x1b[1m{s}\x1b[0m")
+    } else {
+        s.to_string()
+    }
 }
 
 /// Cuts text to `max` characters with an ellipsis.

@@ -61,27 +61,38 @@ pub struct Attack {
 }
 
 fn external_id(o: &Json) -> Option<(String, Option<String>)> {
-    o.get("external_references")?.as_array()?.iter().find_map(|r| {
-        let src = r.get("source_name")?.as_str()?;
-        if src.starts_with("mitre") {
-            let id = r.get("external_id")?.as_str()?.to_string();
-            let url = r.get("url").and_then(Json::as_str).map(str::to_string);
-            Some((id, url))
-        } else {
-            None
-        }
-    })
+    o.get("external_references")?
+        .as_array()?
+        .iter()
+        .find_map(|r| {
+            let src = r.get("source_name")?.as_str()?;
+            if src.starts_with("mitre") {
+                let id = r.get("external_id")?.as_str()?.to_string();
+                let url = r.get("url").and_then(Json::as_str).map(str::to_string);
+                Some((id, url))
+            } else {
+                None
+            }
+        })
 }
 
 fn str_list(o: &Json, key: &str) -> Vec<String> {
     o.get(key)
         .and_then(Json::as_array)
-        .map(|a| a.iter().filter_map(Json::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Json::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn s(o: &Json, key: &str) -> String {
-    o.get(key).and_then(Json::as_str).unwrap_or_default().to_string()
+    o.get(key)
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn line_column(line: usize, column: usize) -> ruleatlas_text::LineColumn {
@@ -105,7 +116,10 @@ impl Attack {
         let objects = bundle
             .get("objects")
             .and_then(Json::as_array)
-            .ok_or_else(|| Diagnostic::error("attack", "not a STIX bundle: no `objects` array").with_path(source))?;
+            .ok_or_else(|| {
+                Diagnostic::error("attack", "not a STIX bundle: no `objects` array")
+                    .with_path(source)
+            })?;
 
         let mut by_stix: HashMap<&str, String> = HashMap::new();
         let mut tactic_by_stix: HashMap<&str, Tactic> = HashMap::new();
@@ -116,7 +130,9 @@ impl Attack {
             let stix = o.get("id").and_then(Json::as_str).unwrap_or_default();
             match ty {
                 "attack-pattern" => {
-                    let Some((id, url)) = external_id(o) else { continue };
+                    let Some((id, url)) = external_id(o) else {
+                        continue;
+                    };
                     let tactics = o
                         .get("kill_chain_phases")
                         .and_then(Json::as_array)
@@ -138,7 +154,10 @@ impl Attack {
                         parent,
                         revoked_by: None,
                         revoked: o.get("revoked").and_then(Json::as_bool).unwrap_or(false),
-                        deprecated: o.get("x_mitre_deprecated").and_then(Json::as_bool).unwrap_or(false),
+                        deprecated: o
+                            .get("x_mitre_deprecated")
+                            .and_then(Json::as_bool)
+                            .unwrap_or(false),
                         detection_strategies: Vec::new(),
                         url,
                     };
@@ -152,11 +171,21 @@ impl Attack {
                     }
                 }
                 "x-mitre-tactic" => {
-                    let Some((id, _)) = external_id(o) else { continue };
-                    let domain = str_list(o, "x_mitre_domains").into_iter().next().unwrap_or_default();
+                    let Some((id, _)) = external_id(o) else {
+                        continue;
+                    };
+                    let domain = str_list(o, "x_mitre_domains")
+                        .into_iter()
+                        .next()
+                        .unwrap_or_default();
                     tactic_by_stix.insert(
                         stix,
-                        Tactic { id, shortname: s(o, "x_mitre_shortname"), name: s(o, "name"), domain },
+                        Tactic {
+                            id,
+                            shortname: s(o, "x_mitre_shortname"),
+                            name: s(o, "name"),
+                            domain,
+                        },
                     );
                 }
                 "x-mitre-matrix" => {
@@ -166,11 +195,20 @@ impl Attack {
                             .map(|a| a.iter().filter_map(Json::as_str).collect::<Vec<_>>())
                             .unwrap_or_default(),
                     );
-                    self.sources.push(format!("{} {}", s(o, "name"), s(o, "x_mitre_version")));
+                    self.sources
+                        .push(format!("{} {}", s(o, "name"), s(o, "x_mitre_version")));
                 }
                 "x-mitre-detection-strategy" => {
-                    let Some((id, _)) = external_id(o) else { continue };
-                    strategies.insert(stix, DetectionStrategy { id, name: s(o, "name") });
+                    let Some((id, _)) = external_id(o) else {
+                        continue;
+                    };
+                    strategies.insert(
+                        stix,
+                        DetectionStrategy {
+                            id,
+                            name: s(o, "name"),
+                        },
+                    );
                 }
                 _ => {}
             }
@@ -179,9 +217,18 @@ impl Attack {
             if o.get("type").and_then(Json::as_str) != Some("relationship") {
                 continue;
             }
-            let rel = o.get("relationship_type").and_then(Json::as_str).unwrap_or_default();
-            let src = o.get("source_ref").and_then(Json::as_str).unwrap_or_default();
-            let dst = o.get("target_ref").and_then(Json::as_str).unwrap_or_default();
+            let rel = o
+                .get("relationship_type")
+                .and_then(Json::as_str)
+                .unwrap_or_default();
+            let src = o
+                .get("source_ref")
+                .and_then(Json::as_str)
+                .unwrap_or_default();
+            let dst = o
+                .get("target_ref")
+                .and_then(Json::as_str)
+                .unwrap_or_default();
             match rel {
                 "subtechnique-of" => {
                     if let (Some(child), Some(parent)) = (by_stix.get(src), by_stix.get(dst))
@@ -209,12 +256,19 @@ impl Attack {
                 _ => {}
             }
         }
-        let mut ordered: Vec<Tactic> = matrix_order.iter().filter_map(|r| tactic_by_stix.remove(r)).collect();
+        let mut ordered: Vec<Tactic> = matrix_order
+            .iter()
+            .filter_map(|r| tactic_by_stix.remove(r))
+            .collect();
         let mut rest: Vec<Tactic> = tactic_by_stix.into_values().collect();
         rest.sort_by(|a, b| a.id.cmp(&b.id));
         ordered.extend(rest);
         for t in ordered {
-            if !self.tactics.iter().any(|x| x.id == t.id && x.domain == t.domain) {
+            if !self
+                .tactics
+                .iter()
+                .any(|x| x.id == t.id && x.domain == t.domain)
+            {
                 self.tactics.push(t);
             }
         }
@@ -234,7 +288,10 @@ impl Attack {
     /// Sub-techniques of a technique, by id.
     pub fn subtechniques<'a>(&'a self, id: &'a str) -> impl Iterator<Item = &'a Technique> + 'a {
         let prefix = format!("{id}.");
-        self.techniques.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix)).map(|(_, t)| t)
+        self.techniques
+            .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+            .map(|(_, t)| t)
     }
 
     /// Finds a technique by name: `"Valid Accounts: Cloud Accounts"` (parent: sub-technique)
@@ -253,11 +310,17 @@ impl Attack {
             .filter(|t| t.parent.is_none() && t.name.eq_ignore_ascii_case(parent_name))
             .collect();
         // Names repeat across domains (ICS "Valid Accounts" is T0859).
-        parents.sort_by_key(|t| (!live(t), !t.domains.iter().any(|d| d == "enterprise-attack")));
+        parents.sort_by_key(|t| {
+            (
+                !live(t),
+                !t.domains.iter().any(|d| d == "enterprise-attack"),
+            )
+        });
         match sub_name {
-            Some(sub) => parents
-                .iter()
-                .find_map(|p| self.subtechniques(&p.id).find(|t| t.name.eq_ignore_ascii_case(sub))),
+            Some(sub) => parents.iter().find_map(|p| {
+                self.subtechniques(&p.id)
+                    .find(|t| t.name.eq_ignore_ascii_case(sub))
+            }),
             None => parents.first().copied(),
         }
     }
@@ -265,7 +328,10 @@ impl Attack {
     /// Tactic short name of a tactic id (`TA0006` -> `credential-access`).
     #[must_use]
     pub fn tactic_shortname(&self, id: &str) -> Option<&str> {
-        self.tactics.iter().find(|t| t.id.eq_ignore_ascii_case(id)).map(|t| t.shortname.as_str())
+        self.tactics
+            .iter()
+            .find(|t| t.id.eq_ignore_ascii_case(id))
+            .map(|t| t.shortname.as_str())
     }
 }
 
@@ -284,7 +350,9 @@ pub fn normalize_technique_id(raw: &str) -> Option<String> {
         return None;
     }
     match sub {
-        Some(sub) if sub.len() == 3 && sub.bytes().all(|b| b.is_ascii_digit()) => Some(format!("T{main}.{sub}")),
+        Some(sub) if sub.len() == 3 && sub.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(format!("T{main}.{sub}"))
+        }
         Some(_) => None,
         None => Some(format!("T{main}")),
     }
@@ -296,8 +364,14 @@ mod tests {
 
     #[test]
     fn normalizes_ids() {
-        assert_eq!(normalize_technique_id("attack.t1059.001").as_deref(), Some("T1059.001"));
-        assert_eq!(normalize_technique_id("T1078/004").as_deref(), Some("T1078.004"));
+        assert_eq!(
+            normalize_technique_id("attack.t1059.001").as_deref(),
+            Some("T1059.001")
+        );
+        assert_eq!(
+            normalize_technique_id("T1078/004").as_deref(),
+            Some("T1078.004")
+        );
         assert_eq!(normalize_technique_id("t1621").as_deref(), Some("T1621"));
         assert_eq!(normalize_technique_id("credential_access"), None);
         assert_eq!(normalize_technique_id("T12"), None);
@@ -312,9 +386,15 @@ mod tests {
 
     #[test]
     fn real_bundles() {
-        let Some(shared) = ruleatlas_testkit::shared_dir() else { return };
+        let Some(shared) = ruleatlas_testkit::shared_dir() else {
+            return;
+        };
         let mut a = Attack::default();
-        for f in ["enterprise-attack.json", "mobile-attack.json", "ics-attack.json"] {
+        for f in [
+            "enterprise-attack.json",
+            "mobile-attack.json",
+            "ics-attack.json",
+        ] {
             let text = std::fs::read_to_string(shared.join("attack").join(f)).expect("bundle");
             a.add_bundle(f, &text).expect("valid bundle");
         }
@@ -324,11 +404,25 @@ mod tests {
         assert!(!t.detection_strategies.is_empty());
         let sub = a.technique("T1078.004").expect("sub");
         assert_eq!(sub.parent.as_deref(), Some("T1078"));
-        assert_eq!(a.find_by_name("Valid Accounts: Cloud Accounts").map(|t| t.id.as_str()), Some("T1078.004"));
-        assert_eq!(a.find_by_name("valid accounts").map(|t| t.id.as_str()), Some("T1078"));
+        assert_eq!(
+            a.find_by_name("Valid Accounts: Cloud Accounts")
+                .map(|t| t.id.as_str()),
+            Some("T1078.004")
+        );
+        assert_eq!(
+            a.find_by_name("valid accounts").map(|t| t.id.as_str()),
+            Some("T1078")
+        );
         assert!(a.subtechniques("T1078").count() >= 4);
-        assert!(a.techniques.values().any(|t| t.revoked && t.revoked_by.is_some()));
-        assert_eq!(a.tactics.first().map(|t| t.shortname.as_str()), Some("reconnaissance"));
+        assert!(
+            a.techniques
+                .values()
+                .any(|t| t.revoked && t.revoked_by.is_some())
+        );
+        assert_eq!(
+            a.tactics.first().map(|t| t.shortname.as_str()),
+            Some("reconnaissance")
+        );
         assert_eq!(a.tactic_shortname("TA0006"), Some("credential-access"));
     }
 }

@@ -21,12 +21,19 @@ pub struct GuideFilter {
 impl GuideFilter {
     fn admits(&self, r: &IndexedRule) -> bool {
         let eq = |want: &Option<String>, have: &Option<String>| {
-            want.as_deref().is_none_or(|w| have.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w)))
+            want.as_deref()
+                .is_none_or(|w| have.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(w)))
         };
         r.is_counted(self.include_hunts)
             && self.vendor.is_none_or(|v| r.doc.vendor == v)
-            && self.platform.as_deref().is_none_or(|p| r.doc.platforms.iter().any(|x| x.eq_ignore_ascii_case(p)))
-            && self.domain.as_deref().is_none_or(|d| r.doc.domains.iter().any(|x| x.eq_ignore_ascii_case(d)))
+            && self
+                .platform
+                .as_deref()
+                .is_none_or(|p| r.doc.platforms.iter().any(|x| x.eq_ignore_ascii_case(p)))
+            && self
+                .domain
+                .as_deref()
+                .is_none_or(|d| r.doc.domains.iter().any(|x| x.eq_ignore_ascii_case(d)))
             && eq(&self.severity, &r.doc.severity)
             && eq(&self.rule_status, &r.doc.rule_status)
     }
@@ -136,7 +143,10 @@ fn row_entries(p: &Predicate) -> Vec<(RowKey, String)> {
     }
     if p.values.is_empty() {
         let op = if p.op == Op::In { Op::Eq } else { p.op };
-        out.push(((p.field.clone(), op, String::new(), p.negated), String::new()));
+        out.push((
+            (p.field.clone(), op, String::new(), p.negated),
+            String::new(),
+        ));
     }
     out
 }
@@ -144,7 +154,11 @@ fn row_entries(p: &Predicate) -> Vec<(RowKey, String)> {
 /// Row keys fold case for every comparison but regular expressions, so that a
 /// case-sensitive KQL `FAILURE` and a case-insensitive Sigma `failure` meet in one row.
 fn fold(op: Op, text: &str) -> String {
-    if matches!(op, Op::RegexMatch) { text.to_string() } else { text.to_lowercase() }
+    if matches!(op, Op::RegexMatch) {
+        text.to_string()
+    } else {
+        text.to_lowercase()
+    }
 }
 
 /// The normalized `(op, key value)` of one value of `field`.
@@ -155,7 +169,11 @@ pub fn normalize_value(field: &str, op: Op, v: &Value) -> (Op, String) {
 }
 
 fn op_label(p: &Predicate) -> String {
-    if p.negated && p.op != Op::Ne { format!("not {}", p.op) } else { p.op.to_string() }
+    if p.negated && p.op != Op::Ne {
+        format!("not {}", p.op)
+    } else {
+        p.op.to_string()
+    }
 }
 
 /// Corpus reach: counted rules per row key over the whole catalog, computed once per index.
@@ -170,7 +188,13 @@ impl Reach {
         let mut counts: HashMap<RowKey, usize> = HashMap::new();
         for r in index.rules.iter().filter(|r| r.is_counted(include_hunts)) {
             let mut keys: BTreeSet<RowKey> = BTreeSet::new();
-            for p in r.doc.lowered.predicates.iter().filter(|p| p.kind.is_counted() && !p.exclusion) {
+            for p in r
+                .doc
+                .lowered
+                .predicates
+                .iter()
+                .filter(|p| p.kind.is_counted() && !p.exclusion)
+            {
                 keys.extend(row_keys(p));
             }
             for k in keys {
@@ -209,7 +233,10 @@ pub fn technique_info(index: &Index, id: &str) -> Option<TechniqueInfo> {
             url: t.url.clone(),
         });
     }
-    let cited = index.rules.iter().find_map(|r| r.techniques.iter().find(|t| t.id == id))?;
+    let cited = index
+        .rules
+        .iter()
+        .find_map(|r| r.techniques.iter().find(|t| t.id == id))?;
     Some(TechniqueInfo {
         id: id.to_string(),
         name: cited.name.clone().unwrap_or_default(),
@@ -228,8 +255,11 @@ pub fn technique_info(index: &Index, id: &str) -> Option<TechniqueInfo> {
 #[allow(clippy::too_many_lines)]
 pub fn guide(index: &Index, id: &str, filter: &GuideFilter, reach: &Reach) -> Option<Guide> {
     let technique = technique_info(index, id)?;
-    let rules: Vec<&IndexedRule> =
-        index.rules.iter().filter(|r| rule_has_technique(r, id) && filter.admits(r)).collect();
+    let rules: Vec<&IndexedRule> = index
+        .rules
+        .iter()
+        .filter(|r| rule_has_technique(r, id) && filter.admits(r))
+        .collect();
 
     let mut vendors: BTreeMap<String, usize> = BTreeMap::new();
     for r in &rules {
@@ -240,18 +270,41 @@ pub fn guide(index: &Index, id: &str, filter: &GuideFilter, reach: &Reach) -> Op
     let mut subtechniques = Vec::new();
     if !id.contains('.') {
         let prefix = format!("{id}.");
-        let mut ids: BTreeSet<&str> =
-            index.techniques.keys().filter(|k| k.starts_with(&prefix)).map(String::as_str).collect();
+        let mut ids: BTreeSet<&str> = index
+            .techniques
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .map(String::as_str)
+            .collect();
         for r in &index.rules {
-            ids.extend(r.techniques.iter().filter(|t| t.id.starts_with(&prefix)).map(|t| t.id.as_str()));
+            ids.extend(
+                r.techniques
+                    .iter()
+                    .filter(|t| t.id.starts_with(&prefix))
+                    .map(|t| t.id.as_str()),
+            );
         }
         for sub in ids {
-            let n = index.rules.iter().filter(|r| rule_has_technique(r, sub) && filter.admits(r)).count();
-            let name = technique_info(index, sub).map(|t| t.name).unwrap_or_default();
-            if index.technique(sub).is_some_and(|t| t.revoked || t.deprecated) && n == 0 {
+            let n = index
+                .rules
+                .iter()
+                .filter(|r| rule_has_technique(r, sub) && filter.admits(r))
+                .count();
+            let name = technique_info(index, sub)
+                .map(|t| t.name)
+                .unwrap_or_default();
+            if index
+                .technique(sub)
+                .is_some_and(|t| t.revoked || t.deprecated)
+                && n == 0
+            {
                 continue;
             }
-            subtechniques.push(SubTechnique { id: sub.to_string(), name, rules: n });
+            subtechniques.push(SubTechnique {
+                id: sub.to_string(),
+                name,
+                rules: n,
+            });
         }
     }
 
@@ -267,7 +320,13 @@ pub fn guide(index: &Index, id: &str, filter: &GuideFilter, reach: &Reach) -> Op
     let mut exclusions: HashMap<RowKey, (String, BTreeSet<usize>)> = HashMap::new();
     let mut fps: HashMap<String, (String, BTreeSet<usize>)> = HashMap::new();
     for (ri, r) in rules.iter().enumerate() {
-        for p in r.doc.lowered.predicates.iter().filter(|p| p.kind.is_counted()) {
+        for p in r
+            .doc
+            .lowered
+            .predicates
+            .iter()
+            .filter(|p| p.kind.is_counted())
+        {
             let acc = fields.entry(p.field.clone()).or_insert_with(|| FieldAcc {
                 rules: BTreeSet::new(),
                 ops: BTreeMap::new(),
@@ -276,13 +335,22 @@ pub fn guide(index: &Index, id: &str, filter: &GuideFilter, reach: &Reach) -> Op
             });
             acc.rules.insert(ri);
             acc.ops.entry(op_label(p)).or_default().insert(ri);
-            acc.raw.entry(r.doc.vendor.key().to_string()).or_default().insert(p.raw_field.clone());
+            acc.raw
+                .entry(r.doc.vendor.key().to_string())
+                .or_default()
+                .insert(p.raw_field.clone());
             for v in &p.values {
                 acc.values.entry(v.to_text()).or_default().insert(ri);
             }
-            let target = if p.exclusion { &mut exclusions } else { &mut indicators };
+            let target = if p.exclusion {
+                &mut exclusions
+            } else {
+                &mut indicators
+            };
             for (key, shown) in row_entries(p) {
-                let e = target.entry(key).or_insert_with(|| (shown, BTreeSet::new()));
+                let e = target
+                    .entry(key)
+                    .or_insert_with(|| (shown, BTreeSet::new()));
                 e.1.insert(ri);
             }
         }
@@ -294,23 +362,32 @@ pub fn guide(index: &Index, id: &str, filter: &GuideFilter, reach: &Reach) -> Op
             }
             let key = text.to_lowercase();
             if seen.insert(key.clone()) {
-                fps.entry(key).or_insert_with(|| (text.to_string(), BTreeSet::new())).1.insert(ri);
+                fps.entry(key)
+                    .or_insert_with(|| (text.to_string(), BTreeSet::new()))
+                    .1
+                    .insert(ri);
             }
         }
     }
-    let ids_of = |set: &BTreeSet<usize>| set.iter().map(|&i| rules[i].id.clone()).collect::<Vec<_>>();
+    let ids_of =
+        |set: &BTreeSet<usize>| set.iter().map(|&i| rules[i].id.clone()).collect::<Vec<_>>();
 
     let mut field_rows: Vec<FieldRow> = fields
         .into_iter()
         .map(|(field, acc)| {
-            let mut values: Vec<(String, usize)> = acc.values.into_iter().map(|(v, s)| (v, s.len())).collect();
+            let mut values: Vec<(String, usize)> =
+                acc.values.into_iter().map(|(v, s)| (v, s.len())).collect();
             values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             FieldRow {
                 field,
                 rules: acc.rules.len(),
                 ops: acc.ops.into_iter().map(|(k, s)| (k, s.len())).collect(),
                 samples: values.into_iter().take(5).map(|(v, _)| v).collect(),
-                raw: acc.raw.into_iter().map(|(k, s)| (k, s.into_iter().collect())).collect(),
+                raw: acc
+                    .raw
+                    .into_iter()
+                    .map(|(k, s)| (k, s.into_iter().collect()))
+                    .collect(),
             }
         })
         .collect();
@@ -319,16 +396,14 @@ pub fn guide(index: &Index, id: &str, filter: &GuideFilter, reach: &Reach) -> Op
     let value_rows = |m: HashMap<RowKey, (String, BTreeSet<usize>)>, with_reach: bool| {
         let mut rows: Vec<ValueRow> = m
             .into_iter()
-            .map(|(key, (value, set))| {
-                ValueRow {
-                    corpus_reach: with_reach.then(|| reach.get(&key).max(set.len())),
-                    field: key.0,
-                    op: key.1.to_string(),
-                    value,
-                    negated: key.3,
-                    rules: set.len(),
-                    rule_ids: ids_of(&set),
-                }
+            .map(|(key, (value, set))| ValueRow {
+                corpus_reach: with_reach.then(|| reach.get(&key).max(set.len())),
+                field: key.0,
+                op: key.1.to_string(),
+                value,
+                negated: key.3,
+                rules: set.len(),
+                rule_ids: ids_of(&set),
             })
             .collect();
         rows.sort_by(|a, b| {
@@ -343,8 +418,13 @@ pub fn guide(index: &Index, id: &str, filter: &GuideFilter, reach: &Reach) -> Op
     let indicators = value_rows(indicators, true);
     let exclusions = value_rows(exclusions, false);
 
-    let mut false_positives: Vec<FalsePositiveRow> =
-        fps.into_values().map(|(text, set)| FalsePositiveRow { text, rules: set.len() }).collect();
+    let mut false_positives: Vec<FalsePositiveRow> = fps
+        .into_values()
+        .map(|(text, set)| FalsePositiveRow {
+            text,
+            rules: set.len(),
+        })
+        .collect();
     false_positives.sort_by(|a, b| b.rules.cmp(&a.rules).then_with(|| a.text.cmp(&b.text)));
 
     let mut guide_rules: Vec<GuideRule> = rules
@@ -390,16 +470,35 @@ mod tests {
 
     #[test]
     fn wildcards_key_as_substring_ops_and_case_folds() {
-        assert_eq!(normalize_value("x", Op::Wildcard, &Value::str("*Mimikatz*")), (Op::Contains, "mimikatz".into()));
-        assert_eq!(normalize_value("x", Op::Wildcard, &Value::str("FAIL*")), (Op::StartsWith, "fail".into()));
-        assert_eq!(normalize_value("x", Op::Wildcard, &Value::str("*a*b*")), (Op::Wildcard, "*a*b*".into()));
-        assert_eq!(normalize_value("x", Op::Eq, &Value::Int(4624)), (Op::Eq, "4624".into()));
-        assert_eq!(normalize_value("x", Op::RegexMatch, &Value::str("A.*b")).1, "A.*b");
+        assert_eq!(
+            normalize_value("x", Op::Wildcard, &Value::str("*Mimikatz*")),
+            (Op::Contains, "mimikatz".into())
+        );
+        assert_eq!(
+            normalize_value("x", Op::Wildcard, &Value::str("FAIL*")),
+            (Op::StartsWith, "fail".into())
+        );
+        assert_eq!(
+            normalize_value("x", Op::Wildcard, &Value::str("*a*b*")),
+            (Op::Wildcard, "*a*b*".into())
+        );
+        assert_eq!(
+            normalize_value("x", Op::Eq, &Value::Int(4624)),
+            (Op::Eq, "4624".into())
+        );
+        assert_eq!(
+            normalize_value("x", Op::RegexMatch, &Value::str("A.*b")).1,
+            "A.*b"
+        );
     }
 
     #[test]
     fn a_path_compared_by_file_name_meets_the_name_field() {
-        let sigma = Predicate::new("process.executable", Op::EndsWith, vec![Value::str("\\rundll32.exe")]);
+        let sigma = Predicate::new(
+            "process.executable",
+            Op::EndsWith,
+            vec![Value::str("\\rundll32.exe")],
+        );
         let mut elastic = Predicate::new("process.name", Op::Eq, vec![Value::str("RUNDLL32.EXE")]);
         elastic.case_sensitive = true;
         assert_eq!(row_keys(&sigma), row_keys(&elastic));
@@ -407,10 +506,17 @@ mod tests {
 
     #[test]
     fn in_gives_one_eq_row_per_value() {
-        let p = Predicate::new("event.code", Op::In, vec![Value::Int(4624), Value::str("4625")]);
+        let p = Predicate::new(
+            "event.code",
+            Op::In,
+            vec![Value::Int(4624), Value::str("4625")],
+        );
         let keys = row_keys(&p);
         assert_eq!(keys.len(), 2);
-        assert_eq!(keys[0], ("event.code".to_string(), Op::Eq, "4624".to_string(), false));
+        assert_eq!(
+            keys[0],
+            ("event.code".to_string(), Op::Eq, "4624".to_string(), false)
+        );
         assert_eq!(keys[1].2, "4625");
     }
 }

@@ -8,7 +8,8 @@ use ruleatlas_attack::{DetectionStrategy, Tactic};
 use ruleatlas_diagnostics::{Diagnostic, Severity};
 use ruleatlas_loader::ResolvedTechnique;
 use ruleatlas_model::{
-    Condition, Lowered, Op, Origin, ParseStatus, Predicate, PredicateKind, RuleDoc, RuleKind, Unparsed, Vendor,
+    Condition, Lowered, Op, Origin, ParseStatus, Predicate, PredicateKind, RuleDoc, RuleKind,
+    Unparsed, Vendor,
 };
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
@@ -33,7 +34,8 @@ impl IndexedRule {
     #[must_use]
     pub fn is_counted(&self, include_hunts: bool) -> bool {
         !self.doc.deprecated
-            && (self.doc.kind == RuleKind::Rule || (include_hunts && self.doc.kind == RuleKind::Hunt))
+            && (self.doc.kind == RuleKind::Rule
+                || (include_hunts && self.doc.kind == RuleKind::Hunt))
     }
 }
 
@@ -96,19 +98,26 @@ impl Index {
                 path.display()
             )));
         }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         let mut index = Index::default();
         {
-            let mut stmt = conn
-                .prepare("SELECT key, value FROM meta")
-                .map_err(|_| CatalogError::NotACatalog(format!("{} has no meta table", path.display())))?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut stmt = conn.prepare("SELECT key, value FROM meta").map_err(|_| {
+                CatalogError::NotACatalog(format!("{} has no meta table", path.display()))
+            })?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             for row in rows {
                 let (k, v) = row?;
                 index.meta.insert(k, v);
             }
         }
-        let version = index.meta.get("schema_version").and_then(|v| v.parse::<i64>().ok());
+        let version = index
+            .meta
+            .get("schema_version")
+            .and_then(|v| v.parse::<i64>().ok());
         if version != Some(SCHEMA_VERSION) {
             return Err(CatalogError::NotACatalog(format!(
                 "schema version {version:?}, this ruleatlas reads version {SCHEMA_VERSION}: rebuild the catalog"
@@ -142,7 +151,10 @@ impl Index {
         )?;
         let rows = stmt.query_map([], |r| {
             let vendor: String = r.get(1)?;
-            let mut doc = RuleDoc::new(Vendor::parse(&vendor).unwrap_or(Vendor::Sigma), r.get::<_, String>(6)?);
+            let mut doc = RuleDoc::new(
+                Vendor::parse(&vendor).unwrap_or(Vendor::Sigma),
+                r.get::<_, String>(6)?,
+            );
             doc.native_id = r.get(2)?;
             doc.kind = RuleKind::parse(&r.get::<_, String>(3)?).unwrap_or_default();
             doc.title = r.get(4)?;
@@ -151,7 +163,8 @@ impl Index {
             doc.rule_status = r.get(10)?;
             doc.language = r.get(11)?;
             doc.query = r.get(12)?;
-            doc.status = ParseStatus::parse(&r.get::<_, String>(13)?).unwrap_or(ParseStatus::Failed);
+            doc.status =
+                ParseStatus::parse(&r.get::<_, String>(13)?).unwrap_or(ParseStatus::Failed);
             doc.deprecated = r.get(14)?;
             doc.enabled = r.get(15)?;
             doc.building_block = r.get(16)?;
@@ -167,7 +180,8 @@ impl Index {
             doc.links = parse_json(&r.get::<_, String>(26)?);
             doc.tests = parse_json(&r.get::<_, String>(27)?);
             doc.extra = parse_json(&r.get::<_, String>(28)?);
-            doc.lowered.tree = serde_json::from_str(&r.get::<_, String>(29)?).unwrap_or(Condition::Const(true));
+            doc.lowered.tree =
+                serde_json::from_str(&r.get::<_, String>(29)?).unwrap_or(Condition::Const(true));
             Ok(IndexedRule {
                 id: r.get(0)?,
                 source: r.get(7)?,
@@ -188,7 +202,11 @@ impl Index {
         )?;
         let rows = stmt.query_map([], |r| {
             let op = Op::parse(&r.get::<_, String>(3)?).unwrap_or(Op::Match);
-            let mut p = Predicate::new(r.get::<_, String>(2)?, op, parse_json(&r.get::<_, String>(4)?));
+            let mut p = Predicate::new(
+                r.get::<_, String>(2)?,
+                op,
+                parse_json(&r.get::<_, String>(4)?),
+            );
             p.field = r.get(1)?;
             p.case_sensitive = r.get(5)?;
             p.negated = r.get(6)?;
@@ -221,10 +239,15 @@ impl Index {
             }
         }
 
-        let mut stmt =
-            conn.prepare("SELECT rule_id, vendor, severity, code, message, path, line, col FROM diagnostics")?;
+        let mut stmt = conn.prepare(
+            "SELECT rule_id, vendor, severity, code, message, path, line, col FROM diagnostics",
+        )?;
         let rows = stmt.query_map([], |r| {
-            let mut d = Diagnostic::new(severity(&r.get::<_, String>(2)?), r.get::<_, String>(3)?, r.get::<_, String>(4)?);
+            let mut d = Diagnostic::new(
+                severity(&r.get::<_, String>(2)?),
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            );
             d.path = r.get(5)?;
             d.line = r.get(6)?;
             d.column = r.get(7)?;
@@ -234,15 +257,24 @@ impl Index {
             let (rule, vendor, d) = row?;
             match rule.and_then(|id| self.by_id.get(&id).copied()) {
                 Some(i) => self.rules[i].doc.lowered.diagnostics.push(d),
-                None => self.other_diagnostics.push((Vendor::parse(&vendor).unwrap_or(Vendor::Sigma), d)),
+                None => self
+                    .other_diagnostics
+                    .push((Vendor::parse(&vendor).unwrap_or(Vendor::Sigma), d)),
             }
         }
 
-        let mut stmt = conn.prepare("SELECT rule_id, technique_id, name, known, revoked_by FROM rule_techniques")?;
+        let mut stmt = conn.prepare(
+            "SELECT rule_id, technique_id, name, known, revoked_by FROM rule_techniques",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
-                ResolvedTechnique { id: r.get(1)?, name: r.get(2)?, known: r.get(3)?, revoked_by: r.get(4)? },
+                ResolvedTechnique {
+                    id: r.get(1)?,
+                    name: r.get(2)?,
+                    known: r.get(3)?,
+                    revoked_by: r.get(4)?,
+                },
             ))
         })?;
         for row in rows {
@@ -282,10 +314,16 @@ impl Index {
             let t = row?;
             self.techniques.insert(t.id.clone(), t);
         }
-        let mut stmt = conn.prepare("SELECT id, shortname, name, domain, known FROM tactics ORDER BY ord")?;
+        let mut stmt =
+            conn.prepare("SELECT id, shortname, name, domain, known FROM tactics ORDER BY ord")?;
         let rows = stmt.query_map([], |r| {
             Ok((
-                Tactic { id: r.get(0)?, shortname: r.get(1)?, name: r.get(2)?, domain: r.get(3)? },
+                Tactic {
+                    id: r.get(0)?,
+                    shortname: r.get(1)?,
+                    name: r.get(2)?,
+                    domain: r.get(3)?,
+                },
                 r.get::<_, bool>(4)?,
             ))
         })?;
@@ -308,7 +346,11 @@ impl Index {
 
     /// Corpus reach over counted rules (with hunts when asked), computed on first use.
     pub fn reach(&self, include_hunts: bool) -> &Reach {
-        let cell = if include_hunts { &self.reach_with_hunts } else { &self.reach_rules };
+        let cell = if include_hunts {
+            &self.reach_with_hunts
+        } else {
+            &self.reach_rules
+        };
         cell.get_or_init(|| Reach::compute(self, include_hunts))
     }
 
@@ -320,5 +362,9 @@ impl Index {
 }
 
 fn origin(path: Option<String>, line: Option<u32>, column: Option<u32>) -> Option<Origin> {
-    Some(Origin { path: path?, line: line.unwrap_or(1), column: column.unwrap_or(1) })
+    Some(Origin {
+        path: path?,
+        line: line.unwrap_or(1),
+        column: column.unwrap_or(1),
+    })
 }

@@ -9,10 +9,10 @@
 //! Readers open it read-only and load it into an [`Index`] held in memory; stats, guides,
 //! searches and field listings are computed from the index ([`guide`], [`stats`]).
 
-mod index;
-mod schema;
 pub mod guide;
+mod index;
 pub mod query;
+mod schema;
 pub mod stats;
 pub mod write;
 

@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ruleatlas_model::{Condition, Predicate, Unparsed, Vendor};
 use ruleatlas_diagnostics::Diagnostic;
+use ruleatlas_model::{Condition, Predicate, Unparsed, Vendor};
 use serde::Serialize;
 
 use crate::guide::rule_has_technique;
@@ -63,7 +63,11 @@ pub fn rule_json(r: &IndexedRule) -> RuleJson<'_> {
         language: &d.language,
         query: &d.query,
         techniques: r.techniques.iter().map(|t| t.id.as_str()).collect(),
-        technique_names: r.techniques.iter().map(|t| (t.id.as_str(), t.name.as_deref())).collect(),
+        technique_names: r
+            .techniques
+            .iter()
+            .map(|t| (t.id.as_str(), t.name.as_deref()))
+            .collect(),
         tactics: &d.tactics,
         platforms: &d.platforms,
         domains: &d.domains,
@@ -93,7 +97,10 @@ pub fn find_rule<'a>(index: &'a Index, id: &str) -> Option<&'a IndexedRule> {
     if let Some(r) = index.rule(id) {
         return Some(r);
     }
-    let mut hits = index.rules.iter().filter(|r| r.doc.native_id.as_deref() == Some(id));
+    let mut hits = index
+        .rules
+        .iter()
+        .filter(|r| r.doc.native_id.as_deref() == Some(id));
     let first = hits.next()?;
     hits.next().is_none().then_some(first)
 }
@@ -116,20 +123,37 @@ pub fn techniques(index: &Index, include_hunts: bool, all: bool) -> Vec<Techniqu
     let mut per: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
     for r in index.rules.iter().filter(|r| r.is_counted(include_hunts)) {
         for t in &r.techniques {
-            *per.entry(t.id.as_str()).or_default().entry(r.doc.vendor.key().to_string()).or_default() += 1;
+            *per.entry(t.id.as_str())
+                .or_default()
+                .entry(r.doc.vendor.key().to_string())
+                .or_default() += 1;
         }
     }
     let mut ids: BTreeSet<&str> = per.keys().copied().collect();
     if all {
-        ids.extend(index.techniques.values().filter(|t| !t.revoked && !t.deprecated).map(|t| t.id.as_str()));
+        ids.extend(
+            index
+                .techniques
+                .values()
+                .filter(|t| !t.revoked && !t.deprecated)
+                .map(|t| t.id.as_str()),
+        );
     }
     ids.into_iter()
         .map(|id| {
             let vendors = per.get(id).cloned().unwrap_or_default();
             let row = index.technique(id);
-            let name = row.map(|t| t.name.clone()).filter(|n| !n.is_empty()).or_else(|| {
-                index.rules.iter().find_map(|r| r.techniques.iter().find(|t| t.id == id).and_then(|t| t.name.clone()))
-            });
+            let name = row
+                .map(|t| t.name.clone())
+                .filter(|n| !n.is_empty())
+                .or_else(|| {
+                    index.rules.iter().find_map(|r| {
+                        r.techniques
+                            .iter()
+                            .find(|t| t.id == id)
+                            .and_then(|t| t.name.clone())
+                    })
+                });
             TechniqueSummary {
                 id: id.to_string(),
                 name: name.unwrap_or_default(),
@@ -175,8 +199,19 @@ pub fn fields(index: &Index) -> Vec<FieldSummary> {
         canonical: bool,
     }
     let mut map: BTreeMap<&str, Acc> = BTreeMap::new();
-    for (i, r) in index.rules.iter().enumerate().filter(|(_, r)| r.is_counted(false)) {
-        for p in r.doc.lowered.predicates.iter().filter(|p| p.kind.is_counted()) {
+    for (i, r) in index
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_counted(false))
+    {
+        for p in r
+            .doc
+            .lowered
+            .predicates
+            .iter()
+            .filter(|p| p.kind.is_counted())
+        {
             let a = map.entry(p.field.as_str()).or_insert_with(|| Acc {
                 rules: BTreeSet::new(),
                 vendors: BTreeMap::new(),
@@ -184,8 +219,14 @@ pub fn fields(index: &Index) -> Vec<FieldSummary> {
                 canonical: false,
             });
             a.rules.insert(i);
-            a.vendors.entry(r.doc.vendor.key().to_string()).or_default().insert(i);
-            a.raw.entry(r.doc.vendor.key().to_string()).or_default().insert(p.raw_field.clone());
+            a.vendors
+                .entry(r.doc.vendor.key().to_string())
+                .or_default()
+                .insert(i);
+            a.raw
+                .entry(r.doc.vendor.key().to_string())
+                .or_default()
+                .insert(p.raw_field.clone());
             a.canonical |= p.field != p.raw_field;
         }
     }
@@ -195,7 +236,11 @@ pub fn fields(index: &Index) -> Vec<FieldSummary> {
             field: f.to_string(),
             rules: a.rules.len(),
             vendors: a.vendors.into_iter().map(|(k, v)| (k, v.len())).collect(),
-            raw: a.raw.into_iter().map(|(k, v)| (k, v.into_iter().collect())).collect(),
+            raw: a
+                .raw
+                .into_iter()
+                .map(|(k, v)| (k, v.into_iter().collect()))
+                .collect(),
             canonical: a.canonical,
         })
         .collect();
@@ -211,9 +256,19 @@ pub fn field_detail(index: &Index, field: &str) -> Option<FieldDetail> {
     let mut ops: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
     let mut techniques: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
     let mut rule_ids = Vec::new();
-    for (i, r) in index.rules.iter().enumerate().filter(|(_, r)| r.is_counted(false)) {
-        let preds: Vec<&Predicate> =
-            r.doc.lowered.predicates.iter().filter(|p| p.kind.is_counted() && p.field == field).collect();
+    for (i, r) in index
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_counted(false))
+    {
+        let preds: Vec<&Predicate> = r
+            .doc
+            .lowered
+            .predicates
+            .iter()
+            .filter(|p| p.kind.is_counted() && p.field == field)
+            .collect();
         if preds.is_empty() {
             continue;
         }
@@ -228,10 +283,12 @@ pub fn field_detail(index: &Index, field: &str) -> Option<FieldDetail> {
             techniques.entry(t.id.clone()).or_default().insert(i);
         }
     }
-    let mut samples: Vec<(String, usize)> = samples.into_iter().map(|(k, v)| (k, v.len())).collect();
+    let mut samples: Vec<(String, usize)> =
+        samples.into_iter().map(|(k, v)| (k, v.len())).collect();
     samples.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     samples.truncate(25);
-    let mut techniques: Vec<(String, usize)> = techniques.into_iter().map(|(k, v)| (k, v.len())).collect();
+    let mut techniques: Vec<(String, usize)> =
+        techniques.into_iter().map(|(k, v)| (k, v.len())).collect();
     techniques.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     techniques.truncate(25);
     Some(FieldDetail {
@@ -308,7 +365,11 @@ fn split_terms(q: &str) -> Vec<String> {
 
 /// Rules matching a search, grouped by vendor in contract order; at most `limit` per vendor.
 #[must_use]
-pub fn search<'a>(index: &'a Index, q: &SearchQuery, limit: usize) -> Vec<(Vendor, Vec<&'a IndexedRule>)> {
+pub fn search<'a>(
+    index: &'a Index,
+    q: &SearchQuery,
+    limit: usize,
+) -> Vec<(Vendor, Vec<&'a IndexedRule>)> {
     if q.is_empty() {
         return Vec::new();
     }
@@ -317,22 +378,39 @@ pub fn search<'a>(index: &'a Index, q: &SearchQuery, limit: usize) -> Vec<(Vendo
         if q.vendor.is_some_and(|v| v != r.doc.vendor) {
             continue;
         }
-        if q.technique.as_deref().is_some_and(|t| !rule_has_technique(r, t)) {
+        if q.technique
+            .as_deref()
+            .is_some_and(|t| !rule_has_technique(r, t))
+        {
             continue;
         }
-        let hay = format!("{} {} {}", r.doc.title.to_lowercase(), r.id.to_lowercase(), r.doc.path.to_lowercase());
+        let hay = format!(
+            "{} {} {}",
+            r.doc.title.to_lowercase(),
+            r.id.to_lowercase(),
+            r.doc.path.to_lowercase()
+        );
         if !q.words.iter().all(|w| hay.contains(w.as_str())) {
             continue;
         }
         let preds = &r.doc.lowered.predicates;
-        let field_ok = q.fields.iter().all(|f| preds.iter().any(|p| p.field.eq_ignore_ascii_case(f) || p.raw_field.eq_ignore_ascii_case(f)));
+        let field_ok = q.fields.iter().all(|f| {
+            preds
+                .iter()
+                .any(|p| p.field.eq_ignore_ascii_case(f) || p.raw_field.eq_ignore_ascii_case(f))
+        });
         if !field_ok {
             continue;
         }
         let value_ok = q.values.iter().all(|v| {
             preds.iter().any(|p| {
-                (q.fields.is_empty() || q.fields.iter().any(|f| p.field.eq_ignore_ascii_case(f) || p.raw_field.eq_ignore_ascii_case(f)))
-                    && p.values.iter().any(|x| x.to_text().to_lowercase().contains(v.as_str()))
+                (q.fields.is_empty()
+                    || q.fields.iter().any(|f| {
+                        p.field.eq_ignore_ascii_case(f) || p.raw_field.eq_ignore_ascii_case(f)
+                    }))
+                    && p.values
+                        .iter()
+                        .any(|x| x.to_text().to_lowercase().contains(v.as_str()))
             })
         });
         if !value_ok {

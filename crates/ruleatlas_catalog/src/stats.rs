@@ -93,7 +93,14 @@ pub fn stats(index: &Index) -> Stats {
             ParseStatus::Failed => vs.failed += 1,
             ParseStatus::NoQuery => vs.no_query += 1,
         }
-        let lang = vs.languages.entry(if r.doc.language.is_empty() { "unknown".into() } else { r.doc.language.clone() }).or_default();
+        let lang = vs
+            .languages
+            .entry(if r.doc.language.is_empty() {
+                "unknown".into()
+            } else {
+                r.doc.language.clone()
+            })
+            .or_default();
         lang.rules += 1;
         if r.doc.status == ParseStatus::Full {
             lang.full += 1;
@@ -115,7 +122,11 @@ pub fn stats(index: &Index) -> Stats {
     for vs in vendors.values_mut() {
         vs.coverage = coverage(vs.full, vs.rules, vs.no_query);
     }
-    let build_seconds = index.meta.get("build_seconds").and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    let build_seconds = index
+        .meta
+        .get("build_seconds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0);
     // Vendors in contract order.
     let mut ordered = BTreeMap::new();
     for v in Vendor::ALL {

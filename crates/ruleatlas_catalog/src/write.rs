@@ -35,8 +35,12 @@ fn json<T: serde::Serialize>(v: &T) -> String {
 }
 
 fn temp_path(target: &Path) -> PathBuf {
-    let name = target.file_name().map_or_else(|| "catalog".into(), |n| n.to_string_lossy().into_owned());
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let name = target
+        .file_name()
+        .map_or_else(|| "catalog".into(), |n| n.to_string_lossy().into_owned());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
     target.with_file_name(format!(".{name}.tmp-{}-{nanos}", std::process::id()))
 }
 
@@ -68,24 +72,38 @@ pub fn write_catalog(target: &Path, input: &BuildInput<'_>) -> Result<(), Catalo
 
 fn write_to(path: &Path, input: &BuildInput<'_>) -> Result<(), CatalogError> {
     let mut conn = Connection::open(path)?;
-    conn.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF;")?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF;",
+    )?;
     conn.execute_batch(DDL)?;
     let tx = conn.transaction()?;
     {
         let mut meta = tx.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
         meta.execute(params!["schema_version", SCHEMA_VERSION.to_string()])?;
-        meta.execute(params!["build_seconds", format!("{:.3}", input.build_seconds)])?;
+        meta.execute(params![
+            "build_seconds",
+            format!("{:.3}", input.build_seconds)
+        ])?;
         meta.execute(params!["ruleatlas_version", env!("CARGO_PKG_VERSION")])?;
         meta.execute(params!["sources", json(&input.sources)])?;
         meta.execute(params!["attack", json(&input.attack.sources)])?;
-        let built = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let built = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         meta.execute(params!["built_at_unix", built.to_string()])?;
 
-        let mut vendors = tx.prepare("INSERT INTO vendors (vendor, files, diagnostics) VALUES (?1, ?2, ?3)")?;
+        let mut vendors =
+            tx.prepare("INSERT INTO vendors (vendor, files, diagnostics) VALUES (?1, ?2, ?3)")?;
         for v in Vendor::ALL {
-            let Some(files) = input.files.get(&v) else { continue };
-            let rule_diags: usize =
-                input.rules.iter().filter(|r| r.doc.vendor == v).map(|r| r.doc.lowered.diagnostics.len()).sum();
+            let Some(files) = input.files.get(&v) else {
+                continue;
+            };
+            let rule_diags: usize = input
+                .rules
+                .iter()
+                .filter(|r| r.doc.vendor == v)
+                .map(|r| r.doc.lowered.diagnostics.len())
+                .sum();
             let other = input.diagnostics.iter().filter(|(dv, _)| *dv == v).count();
             vendors.execute(params![v.key(), *files as i64, (rule_diags + other) as i64])?;
         }
@@ -207,13 +225,25 @@ fn insert_diag(
         ruleatlas_diagnostics::Severity::Warning => "warning",
         ruleatlas_diagnostics::Severity::Info => "info",
     };
-    stmt.execute(params![rule_id, vendor.key(), sev, d.code, d.message, d.path, d.line, d.column])?;
+    stmt.execute(params![
+        rule_id,
+        vendor.key(),
+        sev,
+        d.code,
+        d.message,
+        d.path,
+        d.line,
+        d.column
+    ])?;
     Ok(())
 }
 
 /// Techniques: every one of the bundles, plus ids rules cite that the bundles lack
 /// (`known = 0`, named from rule metadata, placed under the tactics those rules state).
-fn write_techniques(tx: &rusqlite::Transaction<'_>, input: &BuildInput<'_>) -> Result<(), CatalogError> {
+fn write_techniques(
+    tx: &rusqlite::Transaction<'_>,
+    input: &BuildInput<'_>,
+) -> Result<(), CatalogError> {
     let mut stmt = tx.prepare(
         "INSERT OR REPLACE INTO techniques (id, name, description, tactics, platforms, domains, parent, revoked_by,
          revoked, deprecated, known, detection_strategies, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -239,7 +269,9 @@ fn write_techniques(tx: &rusqlite::Transaction<'_>, input: &BuildInput<'_>) -> R
     let mut unknown: BTreeMap<&str, (Option<&str>, BTreeSet<&str>)> = BTreeMap::new();
     for r in input.rules {
         for t in r.techniques.iter().filter(|t| !t.known) {
-            let e = unknown.entry(t.id.as_str()).or_insert((None, BTreeSet::new()));
+            let e = unknown
+                .entry(t.id.as_str())
+                .or_insert((None, BTreeSet::new()));
             if e.0.is_none() {
                 e.0 = t.name.as_deref();
             }
@@ -272,7 +304,12 @@ fn write_techniques(tx: &rusqlite::Transaction<'_>, input: &BuildInput<'_>) -> R
         ord += 1;
     }
     // Tactics rules cite that the bundles lack (ATT&CK v19 `stealth`, `defense-impairment`).
-    let known: BTreeSet<&str> = input.attack.tactics.iter().map(|t| t.shortname.as_str()).collect();
+    let known: BTreeSet<&str> = input
+        .attack
+        .tactics
+        .iter()
+        .map(|t| t.shortname.as_str())
+        .collect();
     let cited: BTreeSet<&str> = input
         .rules
         .iter()
@@ -280,7 +317,11 @@ fn write_techniques(tx: &rusqlite::Transaction<'_>, input: &BuildInput<'_>) -> R
         .filter(|t| !known.contains(t) && !t.is_empty())
         .collect();
     for t in cited {
-        let name = t.split(['-', '_']).map(capitalize).collect::<Vec<_>>().join(" ");
+        let name = t
+            .split(['-', '_'])
+            .map(capitalize)
+            .collect::<Vec<_>>()
+            .join(" ");
         tac.execute(params![ord, "", t, name, "enterprise-attack", false])?;
         ord += 1;
     }
@@ -289,5 +330,6 @@ fn write_techniques(tx: &rusqlite::Transaction<'_>, input: &BuildInput<'_>) -> R
 
 fn capitalize(w: &str) -> String {
     let mut c = w.chars();
-    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
 }

@@ -134,7 +134,13 @@ mod tests {
     fn display_has_path_line_column_and_code() {
         let mut d = Diagnostic::error("yaml", "mapping values are not allowed here")
             .with_range(TextRange::new(5, 6));
-        d.locate("rules/x.yml", &|off| LineColumn { line: 2, column: u32::try_from(off).unwrap_or(0) });
-        assert_eq!(d.to_string(), "rules/x.yml:2:5: error[yaml]: mapping values are not allowed here");
+        d.locate("rules/x.yml", &|off| LineColumn {
+            line: 2,
+            column: u32::try_from(off).unwrap_or(0),
+        });
+        assert_eq!(
+            d.to_string(),
+            "rules/x.yml:2:5: error[yaml]: mapping values are not allowed here"
+        );
     }
 }

@@ -35,7 +35,12 @@ pub struct Source {
 impl Source {
     #[must_use]
     pub fn new(vendor: Vendor, root: impl Into<PathBuf>) -> Self {
-        Self { vendor, root: root.into(), commit: None, only: None }
+        Self {
+            vendor,
+            root: root.into(),
+            commit: None,
+            only: None,
+        }
     }
 }
 
@@ -81,11 +86,18 @@ pub enum Progress {
     /// A vendor's rule files were listed: `total` files to load.
     Listed { vendor: Vendor, total: usize },
     /// One more rule file loaded.
-    Loaded { vendor: Vendor, done: usize, total: usize },
+    Loaded {
+        vendor: Vendor,
+        done: usize,
+        total: usize,
+    },
 }
 
 fn rel_path(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/")
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 /// Lists files under `root` (sorted, symlinks followed, loops reported).
@@ -114,7 +126,11 @@ fn list_files(root: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
                     ignore::Error::WithPath { path, .. } => Some(rel_path(root, path)),
                     _ => None,
                 };
-                let code = if msg.contains("loop") { "symlink-loop" } else { "walk" };
+                let code = if msg.contains("loop") {
+                    "symlink-loop"
+                } else {
+                    "walk"
+                };
                 let mut d = Diagnostic::error(code, msg);
                 if let Some(p) = path {
                     d = d.with_path(p);
@@ -127,12 +143,20 @@ fn list_files(root: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
 }
 
 /// Loads one source with a fresh adapter.
-pub fn load_source(source: &Source, factory: &AdapterFactory, progress: &(dyn Fn(Progress) + Sync)) -> LoadReport {
+pub fn load_source(
+    source: &Source,
+    factory: &AdapterFactory,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> LoadReport {
     let vendor = source.vendor;
     let mut adapter = factory(vendor);
     let mut walk_diags = Vec::new();
     let files = list_files(&source.root, &mut walk_diags);
-    let root: &Path = if source.root.is_file() { source.root.parent().unwrap_or(Path::new("")) } else { &source.root };
+    let root: &Path = if source.root.is_file() {
+        source.root.parent().unwrap_or(Path::new(""))
+    } else {
+        &source.root
+    };
 
     let mut support = Support::default();
     let mut rule_files = Vec::new();
@@ -172,27 +196,40 @@ pub fn load_source(source: &Source, factory: &AdapterFactory, progress: &(dyn Fn
             let out = match read_text(path) {
                 Ok(text) => {
                     // An adapter bug must not take the whole build down.
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| adapter.load(rel, &text))) {
+                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        adapter.load(rel, &text)
+                    })) {
                         Ok(r) => r,
                         Err(_) => (
                             vec![RuleDoc::failed(
                                 vendor,
                                 rel.clone(),
-                                Diagnostic::error("internal", "the reader crashed on this file (a bug: please report it)"),
+                                Diagnostic::error(
+                                    "internal",
+                                    "the reader crashed on this file (a bug: please report it)",
+                                ),
                             )],
                             Vec::new(),
                         ),
                     }
                 }
-                Err(e) => (vec![RuleDoc::failed(vendor, rel.clone(), e.into_diagnostic(rel))], Vec::new()),
+                Err(e) => (
+                    vec![RuleDoc::failed(vendor, rel.clone(), e.into_diagnostic(rel))],
+                    Vec::new(),
+                ),
             };
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            progress(Progress::Loaded { vendor, done: n, total });
+            progress(Progress::Loaded {
+                vendor,
+                done: n,
+                total,
+            });
             out
         })
         .collect();
     let mut docs = Vec::new();
-    let mut diagnostics: Vec<(Vendor, Diagnostic)> = walk_diags.into_iter().map(|d| (vendor, d)).collect();
+    let mut diagnostics: Vec<(Vendor, Diagnostic)> =
+        walk_diags.into_iter().map(|d| (vendor, d)).collect();
     for (mut d, diags) in results {
         for doc in &mut d {
             for dg in &mut doc.lowered.diagnostics {
@@ -218,7 +255,11 @@ pub fn load_source(source: &Source, factory: &AdapterFactory, progress: &(dyn Fn
         .collect();
     let mut files_count = BTreeMap::new();
     files_count.insert(vendor, files.len());
-    LoadReport { rules, diagnostics, files: files_count }
+    LoadReport {
+        rules,
+        diagnostics,
+        files: files_count,
+    }
 }
 
 /// Loads every source, assigns ids and resolves ATT&CK (with an empty [`Attack`] when no

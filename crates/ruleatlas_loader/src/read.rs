@@ -23,10 +23,13 @@ impl ReadError {
     #[must_use]
     pub fn into_diagnostic(self, rel_path: &str) -> Diagnostic {
         let d = match self {
-            ReadError::NotAFile(kind) => Diagnostic::error("unreadable", format!("not a regular file ({kind})")),
-            ReadError::TooLarge { bytes, limit } => {
-                Diagnostic::error("limit-file-size", format!("file is {bytes} bytes, over the {limit}-byte limit"))
+            ReadError::NotAFile(kind) => {
+                Diagnostic::error("unreadable", format!("not a regular file ({kind})"))
             }
+            ReadError::TooLarge { bytes, limit } => Diagnostic::error(
+                "limit-file-size",
+                format!("file is {bytes} bytes, over the {limit}-byte limit"),
+            ),
             ReadError::Empty => Diagnostic::error("empty", "empty file"),
             ReadError::Binary => Diagnostic::error("binary", "binary file (NUL bytes)"),
             ReadError::NotUtf8 { line, column } => {
@@ -55,18 +58,30 @@ impl ReadError {
 pub fn read_text(path: &Path) -> Result<String, ReadError> {
     let meta = std::fs::metadata(path).map_err(|e| ReadError::Io(e.to_string()))?;
     if !meta.is_file() {
-        let kind = if meta.is_dir() { "a directory" } else { "a FIFO, socket or device" };
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "a FIFO, socket or device"
+        };
         return Err(ReadError::NotAFile(kind.to_string()));
     }
     if meta.len() > LIMITS.max_file_bytes {
-        return Err(ReadError::TooLarge { bytes: meta.len(), limit: LIMITS.max_file_bytes });
+        return Err(ReadError::TooLarge {
+            bytes: meta.len(),
+            limit: LIMITS.max_file_bytes,
+        });
     }
     let file = std::fs::File::open(path).map_err(|e| ReadError::Io(e.to_string()))?;
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     // The file may have grown since `metadata`: never read past the limit.
-    file.take(LIMITS.max_file_bytes + 1).read_to_end(&mut bytes).map_err(|e| ReadError::Io(e.to_string()))?;
+    file.take(LIMITS.max_file_bytes + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ReadError::Io(e.to_string()))?;
     if bytes.len() as u64 > LIMITS.max_file_bytes {
-        return Err(ReadError::TooLarge { bytes: bytes.len() as u64, limit: LIMITS.max_file_bytes });
+        return Err(ReadError::TooLarge {
+            bytes: bytes.len() as u64,
+            limit: LIMITS.max_file_bytes,
+        });
     }
     decode(bytes)
 }
@@ -94,7 +109,10 @@ pub fn decode(bytes: Vec<u8>) -> Result<String, ReadError> {
             let bytes = e.into_bytes();
             let prefix = String::from_utf8_lossy(&bytes[..valid]);
             let pos = LineIndex::new(&prefix).line_column(&prefix, prefix.len());
-            Err(ReadError::NotUtf8 { line: pos.line, column: pos.column })
+            Err(ReadError::NotUtf8 {
+                line: pos.line,
+                column: pos.column,
+            })
         }
     }
 }

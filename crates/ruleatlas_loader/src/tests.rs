@@ -27,14 +27,24 @@ impl VendorAdapter for Toy {
 
     fn load(&self, rel: &str, text: &str) -> (Vec<RuleDoc>, Vec<Diagnostic>) {
         if text.contains("broken") {
-            return (vec![RuleDoc::failed(Vendor::Sigma, rel, Diagnostic::error("toy", "broken").at(ruleatlas_text::LineColumn { line: 1, column: 1 }))], Vec::new());
+            return (
+                vec![RuleDoc::failed(
+                    Vendor::Sigma,
+                    rel,
+                    Diagnostic::error("toy", "broken")
+                        .at(ruleatlas_text::LineColumn { line: 1, column: 1 }),
+                )],
+                Vec::new(),
+            );
         }
         let mut doc = RuleDoc::new(Vendor::Sigma, rel);
         for line in text.lines() {
             if let Some(id) = line.strip_prefix("id=") {
                 doc.native_id = Some(id.to_string());
             } else if let Some((f, v)) = line.split_once('=') {
-                let c = doc.lowered.pred(Predicate::new(f, Op::Eq, vec![Value::str(v)]));
+                let c = doc
+                    .lowered
+                    .pred(Predicate::new(f, Op::Eq, vec![Value::str(v)]));
                 doc.lowered.tree = Condition::and(vec![doc.lowered.tree.clone(), c]);
             }
         }
@@ -53,7 +63,12 @@ fn factory(_: Vendor) -> Box<dyn VendorAdapter> {
 }
 
 fn load(dir: &Path) -> LoadReport {
-    load_all(&[Source::new(Vendor::Sigma, dir)], &factory, &Attack::default(), &|_| {})
+    load_all(
+        &[Source::new(Vendor::Sigma, dir)],
+        &factory,
+        &Attack::default(),
+        &|_| {},
+    )
 }
 
 fn write(dir: &Path, rel: &str, bytes: &[u8]) {
@@ -65,7 +80,11 @@ fn write(dir: &Path, rel: &str, bytes: &[u8]) {
 }
 
 fn status_of<'a>(r: &'a LoadReport, path: &str) -> (&'a LoadedRule, ParseStatus) {
-    let rule = r.rules.iter().find(|x| x.doc.path == path).unwrap_or_else(|| panic!("no rule {path}"));
+    let rule = r
+        .rules
+        .iter()
+        .find(|x| x.doc.path == path)
+        .unwrap_or_else(|| panic!("no rule {path}"));
     (rule, rule.doc.status)
 }
 
@@ -116,10 +135,17 @@ fn symlink_loops_and_fifos_are_diagnostics() {
     std::fs::create_dir_all(d.join("loop")).expect("mkdir");
     std::os::unix::fs::symlink(d.join("loop"), d.join("loop/again")).expect("symlink");
     let fifo = d.join("pipe.rule");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .is_ok_and(|s| s.success());
     let r = load(d);
     assert_eq!(status_of(&r, "good.rule").1, ParseStatus::Full);
-    assert!(r.diagnostics.iter().any(|(_, d)| d.code == "symlink-loop"), "{:?}", r.diagnostics);
+    assert!(
+        r.diagnostics.iter().any(|(_, d)| d.code == "symlink-loop"),
+        "{:?}",
+        r.diagnostics
+    );
     if made {
         let (pipe, st) = status_of(&r, "pipe.rule");
         assert_eq!(st, ParseStatus::Failed);
@@ -137,7 +163,11 @@ fn duplicate_ids_get_suffixes_in_path_order() {
     write(d, "c/noid.rule", b"x=3\n");
     let r = load(d);
     let ids: Vec<(&str, &str)> = {
-        let mut v: Vec<_> = r.rules.iter().map(|x| (x.doc.path.as_str(), x.id.as_str())).collect();
+        let mut v: Vec<_> = r
+            .rules
+            .iter()
+            .map(|x| (x.doc.path.as_str(), x.id.as_str()))
+            .collect();
         v.sort_unstable();
         v
     };
@@ -150,7 +180,11 @@ fn duplicate_ids_get_suffixes_in_path_order() {
             ("c/three.rule", "sigma:same~3"),
         ]
     );
-    let two = r.rules.iter().find(|x| x.id == "sigma:same~2").expect("dup");
+    let two = r
+        .rules
+        .iter()
+        .find(|x| x.id == "sigma:same~2")
+        .expect("dup");
     assert_eq!(two.doc.lowered.diagnostics[0].code, "duplicate-id");
 }
 
@@ -159,7 +193,10 @@ fn techniques_are_resolved_and_unknown_ids_kept() {
     let mut doc = RuleDoc::new(Vendor::Sigma, "x");
     doc.techniques = vec![
         ruleatlas_model::TechniqueRef::id("t1621"),
-        ruleatlas_model::TechniqueRef { id: "T1685".into(), name: Some("Disable or Modify Tools".into()) },
+        ruleatlas_model::TechniqueRef {
+            id: "T1685".into(),
+            name: Some("Disable or Modify Tools".into()),
+        },
         ruleatlas_model::TechniqueRef::id("T1621"),
         ruleatlas_model::TechniqueRef::id("not-an-id"),
     ];
@@ -172,13 +209,22 @@ fn techniques_are_resolved_and_unknown_ids_kept() {
 
 #[test]
 fn tactics_are_short_names() {
-    let raw: Vec<String> =
-        ["Credential Access", "credential_access", "CredentialAccess", "defense-impairment", "TA0099"]
-            .iter()
-            .map(|s| (*s).to_string())
-            .collect();
+    let raw: Vec<String> = [
+        "Credential Access",
+        "credential_access",
+        "CredentialAccess",
+        "defense-impairment",
+        "TA0099",
+    ]
+    .iter()
+    .map(|s| (*s).to_string())
+    .collect();
     assert_eq!(
         normalize_tactics(&raw, &Attack::default()),
-        vec!["credential-access".to_string(), "defense-impairment".to_string(), "TA0099".to_string()]
+        vec![
+            "credential-access".to_string(),
+            "defense-impairment".to_string(),
+            "TA0099".to_string()
+        ]
     );
 }

@@ -15,9 +15,8 @@ mod predicate;
 mod rule;
 
 pub use adapter::{FileRole, Support, VendorAdapter};
-pub use guard::{DepthGuard, Limits, LIMITS};
+pub use guard::{DepthGuard, LIMITS, Limits};
 pub use predicate::{
-    Condition, Lowered, Op, Origin, ParseStatus, Parsed, Predicate, PredicateKind, Unparsed,
-    Value,
+    Condition, Lowered, Op, Origin, ParseStatus, Parsed, Predicate, PredicateKind, Unparsed, Value,
 };
 pub use rule::{RuleDoc, RuleKind, RuleTest, TechniqueRef, Vendor};

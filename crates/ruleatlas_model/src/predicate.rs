@@ -155,7 +155,9 @@ impl From<bool> for Value {
 }
 
 /// What a predicate is for (CONTRACT `kind`). Guides count `filter` and `threshold`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PredicateKind {
     #[default]
@@ -180,9 +182,15 @@ impl PredicateKind {
 
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Filter, Self::Threshold, Self::Join, Self::Absence, Self::Scoring]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            Self::Filter,
+            Self::Threshold,
+            Self::Join,
+            Self::Absence,
+            Self::Scoring,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 
     /// Whether guides count predicates of this kind.
@@ -203,7 +211,11 @@ pub struct Origin {
 impl Origin {
     #[must_use]
     pub fn new(path: impl Into<String>, pos: LineColumn) -> Self {
-        Self { path: path.into(), line: pos.line, column: pos.column }
+        Self {
+            path: path.into(),
+            line: pos.line,
+            column: pos.column,
+        }
     }
 }
 
@@ -316,7 +328,12 @@ impl Unparsed {
             text.truncate(cut);
             text.push('…');
         }
-        Self { text, reason: reason.into(), origin: None, span: None }
+        Self {
+            text,
+            reason: reason.into(),
+            origin: None,
+            span: None,
+        }
     }
 
     #[must_use]
@@ -411,7 +428,9 @@ impl ParseStatus {
 
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Full, Self::Partial, Self::Failed, Self::NoQuery].into_iter().find(|k| k.as_str() == s)
+        [Self::Full, Self::Partial, Self::Failed, Self::NoQuery]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -441,7 +460,12 @@ pub struct Lowered {
 
 impl Default for Lowered {
     fn default() -> Self {
-        Self { tree: Condition::Const(true), predicates: Vec::new(), unparsed: Vec::new(), diagnostics: Vec::new() }
+        Self {
+            tree: Condition::Const(true),
+            predicates: Vec::new(),
+            unparsed: Vec::new(),
+            diagnostics: Vec::new(),
+        }
     }
 }
 
@@ -524,8 +548,12 @@ impl Lowered {
 
 fn reindex(c: Condition, p_off: usize, u_off: usize) -> Condition {
     match c {
-        Condition::And(v) => Condition::And(v.into_iter().map(|c| reindex(c, p_off, u_off)).collect()),
-        Condition::Or(v) => Condition::Or(v.into_iter().map(|c| reindex(c, p_off, u_off)).collect()),
+        Condition::And(v) => {
+            Condition::And(v.into_iter().map(|c| reindex(c, p_off, u_off)).collect())
+        }
+        Condition::Or(v) => {
+            Condition::Or(v.into_iter().map(|c| reindex(c, p_off, u_off)).collect())
+        }
         Condition::Not(b) => Condition::Not(Box::new(reindex(*b, p_off, u_off))),
         Condition::Pred(i) => Condition::Pred(i + p_off),
         Condition::Unparsed(i) => Condition::Unparsed(i + u_off),
@@ -587,8 +615,15 @@ mod tests {
             neg_op,
         ]);
         l.finish();
-        let flags: Vec<(bool, bool)> = l.predicates.iter().map(|p| (p.negated, p.exclusion)).collect();
-        assert_eq!(flags, vec![(false, false), (true, true), (false, true), (true, false)]);
+        let flags: Vec<(bool, bool)> = l
+            .predicates
+            .iter()
+            .map(|p| (p.negated, p.exclusion))
+            .collect();
+        assert_eq!(
+            flags,
+            vec![(false, false), (true, true), (false, true), (true, false)]
+        );
     }
 
     #[test]
@@ -633,13 +668,19 @@ mod tests {
         let u = b.unparsed(Unparsed::new("?", "why"));
         b.tree = Condition::and(vec![y, u]);
         let t = a.absorb(b);
-        assert_eq!(t, Condition::And(vec![Condition::Pred(1), Condition::Unparsed(0)]));
+        assert_eq!(
+            t,
+            Condition::And(vec![Condition::Pred(1), Condition::Unparsed(0)])
+        );
     }
 
     #[test]
     fn values_serialize_as_plain_json() {
         let v = vec![Value::Int(4624), Value::str("a"), Value::Bool(true)];
-        assert_eq!(serde_json::to_string(&v).unwrap_or_default(), r#"[4624,"a",true]"#);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap_or_default(),
+            r#"[4624,"a",true]"#
+        );
         assert_eq!(Value::number_or_string("4624"), Value::Int(4624));
         assert_eq!(Value::number_or_string("0x10"), Value::str("0x10"));
         assert_eq!(Value::number_or_string("007"), Value::str("007"));

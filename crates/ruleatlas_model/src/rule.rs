@@ -20,8 +20,14 @@ pub enum Vendor {
 }
 
 impl Vendor {
-    pub const ALL: [Vendor; 6] =
-        [Vendor::Sigma, Vendor::Elastic, Vendor::Splunk, Vendor::Kusto, Vendor::Yaral, Vendor::Panther];
+    pub const ALL: [Vendor; 6] = [
+        Vendor::Sigma,
+        Vendor::Elastic,
+        Vendor::Splunk,
+        Vendor::Kusto,
+        Vendor::Yaral,
+        Vendor::Panther,
+    ];
 
     #[must_use]
     pub fn key(self) -> &'static str {
@@ -49,7 +55,9 @@ impl Vendor {
 
     #[must_use]
     pub fn parse(s: &str) -> Option<Vendor> {
-        Vendor::ALL.into_iter().find(|v| v.key().eq_ignore_ascii_case(s))
+        Vendor::ALL
+            .into_iter()
+            .find(|v| v.key().eq_ignore_ascii_case(s))
     }
 }
 
@@ -81,7 +89,9 @@ impl RuleKind {
 
     #[must_use]
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Rule, Self::Hunt, Self::Query].into_iter().find(|k| k.as_str() == s)
+        [Self::Rule, Self::Hunt, Self::Query]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -97,7 +107,10 @@ pub struct TechniqueRef {
 impl TechniqueRef {
     #[must_use]
     pub fn id(id: impl Into<String>) -> Self {
-        Self { id: id.into(), name: None }
+        Self {
+            id: id.into(),
+            name: None,
+        }
     }
 }
 

@@ -450,9 +450,15 @@ impl VendorAdapter for PantherAdapter {
             && !log_types.is_empty()
             && doc.kind == RuleKind::Rule
         {
-            let mut p = Predicate::new("p_log_type", Op::In, log_types.iter().map(|s| Value::str(s.clone())).collect())
-                .case_sensitive(true);
-            p.origin = node.get("LogTypes").map(|n| ruleatlas_model::Origin::new(rel_path, n.pos));
+            let mut p = Predicate::new(
+                "p_log_type",
+                Op::In,
+                log_types.iter().map(|s| Value::str(s.clone())).collect(),
+            )
+            .case_sensitive(true);
+            p.origin = node
+                .get("LogTypes")
+                .map(|n| ruleatlas_model::Origin::new(rel_path, n.pos));
             lowered.tree = lowered.pred(p);
         }
         crate::python::lower::compact(&mut lowered);

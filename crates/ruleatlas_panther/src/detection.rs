@@ -99,7 +99,12 @@ impl Lower {
         if let Some(k) = n.get("Key").and_then(Node::scalar_text) {
             path.push(k);
         } else if let Some(dk) = n.get("DeepKey") {
-            path.extend(dk.string_list());
+            // A list index (`[target, 0, type]`) walks the list: any element.
+            path.extend(
+                dk.string_list()
+                    .into_iter()
+                    .filter(|s| s.parse::<i64>().is_err()),
+            );
         } else if let Some(kp) = n.get("KeyPath").and_then(Node::scalar_text) {
             path.extend(json_path(&kp));
         } else {

@@ -18,10 +18,25 @@ use serde_json::Value as J;
 
 /// Evaluates `lowered` on `event`: `Some(true)`/`Some(false)`, or `None` when unknown.
 ///
-/// `threshold` predicates on a count the event does not carry (Panther's `Threshold`) are
-/// not decided by one event and are skipped, as Panther's own test runner does.
+/// `threshold` predicates (Panther's `Threshold`, a query's `HAVING`, `MinMatchCount`) count
+/// matching events: one event does not decide them, so they are left out, as Panther's own
+/// test runner does. A tree where nothing was decided (a `failed` rule, only skipped parts)
+/// is `None`.
 #[must_use]
 pub fn evaluate(lowered: &Lowered, event: &J) -> Option<bool> {
+    // Nothing lowered (a `failed` rule), or only predicates copied from a query or a
+    // correlated rule (a scheduled rule whose Python is missing): nothing to decide with.
+    if lowered.predicates.is_empty() && lowered.tree == Condition::Const(true) {
+        return None;
+    }
+    if !lowered.predicates.is_empty()
+        && lowered
+            .predicates
+            .iter()
+            .all(|p| p.context.contains_key("query") || p.context.contains_key("rule"))
+    {
+        return None;
+    }
     let own_neg = own_negation(lowered);
     let mut ev = Eval {
         lowered,
@@ -29,7 +44,9 @@ pub fn evaluate(lowered: &Lowered, event: &J) -> Option<bool> {
         own_neg: &own_neg,
     };
     match ev.cond(&lowered.tree, 0) {
-        Tri::T | Tri::Skip => Some(true),
+        Tri::T => Some(true),
+        // Nothing the event speaks to was decided.
+        Tri::Skip => None,
         Tri::F => Some(false),
         Tri::U => None,
     }
@@ -148,9 +165,12 @@ impl Eval<'_> {
                 if p.context.contains_key("query") || p.context.contains_key("rule") {
                     return Tri::Skip;
                 }
+                // A threshold counts matching events: one test event does not decide it.
+                if p.kind == PredicateKind::Threshold {
+                    return Tri::Skip;
+                }
                 // Panther adds `p_log_type`; test events often leave it out.
-                if (p.kind == PredicateKind::Threshold || p.raw_field == "p_log_type") && lookup(self.event, &p.raw_field).is_empty()
-                {
+                if p.raw_field == "p_log_type" && lookup(self.event, &p.raw_field).is_empty() {
                     return Tri::Skip;
                 }
                 let neg = self.own_neg.get(*i).copied().unwrap_or(false);
@@ -503,11 +523,13 @@ fn scalar_test(p: &Predicate, r: &Reached, cs: bool) -> Option<bool> {
             Some(re.is_match(&as_text(v)?))
         }),
         Op::RegexMatch => any(&|val| {
-            let pat = if cs {
-                val.to_text()
-            } else {
-                format!("(?i){}", val.to_text())
+            // `re.match` / `re.fullmatch` anchor the pattern (context `anchor`).
+            let body = match p.context.get("anchor").and_then(serde_json::Value::as_str) {
+                Some("start") => format!("^(?:{})", val.to_text()),
+                Some("full") => format!("^(?:{})$", val.to_text()),
+                _ => val.to_text(),
             };
+            let pat = if cs { body } else { format!("(?i){body}") };
             let re = regex::Regex::new(&pat).ok()?;
             Some(re.is_match(&as_text(v)?))
         }),

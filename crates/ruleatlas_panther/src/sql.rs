@@ -56,9 +56,10 @@ pub fn parse(text: &str) -> Parsed<Ast> {
         };
     }
     let dialect = SnowflakeDialect {};
+    let cleaned = blank_time_macros(text);
     let res = Parser::new(&dialect)
         .with_recursion_limit(64)
-        .try_with_sql(text)
+        .try_with_sql(&cleaned)
         .and_then(|mut p| p.parse_statements());
     match res {
         Ok(statements) => Parsed {
@@ -82,6 +83,50 @@ pub fn parse(text: &str) -> Parsed<Ast> {
             }
         }
     }
+}
+
+/// Panther's time macros (`p_occurs_since(1 hour)`) are not always valid SQL; they only bound
+/// time, so each call is replaced by `TRUE` padded to the same length (offsets stay valid).
+fn blank_time_macros(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = text.as_bytes().to_vec();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("p_occurs_").map(|i| i + from) {
+        let bytes = lower.as_bytes();
+        let mut j = i;
+        while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_') {
+            j += 1;
+        }
+        if j >= bytes.len() || bytes[j] != b'(' {
+            from = j.max(i + 1);
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut k = j;
+        while k < bytes.len() {
+            match bytes[k] {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+        if k >= bytes.len() {
+            break;
+        }
+        for (n, b) in out[i..=k].iter_mut().enumerate() {
+            if *b != b'\n' {
+                *b = if n < 4 { b"TRUE"[n] } else { b' ' };
+            }
+        }
+        from = k + 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| text.to_string())
 }
 
 fn error_offset(msg: &str, text: &str, idx: &LineIndex) -> Option<usize> {
@@ -130,6 +175,17 @@ pub fn lower(ast: &Ast, _ctx: &LowerContext) -> Lowered {
         Condition::and(items)
     };
     lw.out
+}
+
+/// SQL `LIKE` wildcards (`%`, `_`) as glob wildcards (`*`, `?`).
+fn like_to_glob(p: &str) -> String {
+    p.chars()
+        .map(|ch| match ch {
+            '%' => '*',
+            '_' => '?',
+            other => other,
+        })
+        .collect()
 }
 
 struct Lower<'t> {
@@ -237,7 +293,12 @@ impl Lower<'_> {
                 })
             }
             Expr::JsonAccess { value, path } => {
-                let mut base = Self::column(value)?;
+                let mut base = match &**value {
+                    Expr::Function(f) if Self::func_name(f) == "parse_json" => {
+                        Self::args(f).first().and_then(|x| Self::column(x))?
+                    }
+                    other => Self::column(other)?,
+                };
                 for el in &path.path {
                     match el {
                         JsonPathElem::Dot { key, .. } => {
@@ -262,6 +323,35 @@ impl Lower<'_> {
             Expr::Cast { expr, .. } => Self::column(expr),
             _ => None,
         }
+    }
+
+    fn args(f: &sa::Function) -> Vec<&Expr> {
+        match &f.args {
+            FunctionArguments::List(l) => l
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => Some(x),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn array_literal(&self, e: &Expr) -> Option<Vec<Value>> {
+        let items: Vec<&Expr> = match e {
+            Expr::Function(f) if Self::func_name(f) == "array_construct" => Self::args(f),
+            Expr::Array(a) => a.elem.iter().collect(),
+            _ => return None,
+        };
+        items
+            .into_iter()
+            .map(|x| match self.operand(x) {
+                Operand::Lit(v) => Some(v),
+                _ => None,
+            })
+            .collect()
     }
 
     fn func_name(f: &sa::Function) -> String {
@@ -304,10 +394,16 @@ impl Lower<'_> {
                     _ => None,
                 };
                 match name.as_str() {
-                    "lower" | "upper" => match arg_expr.and_then(Self::column) {
-                        Some(c) => Operand::Col(c, true),
-                        None => Operand::Other,
+                    "lower" | "upper" => match arg_expr.map(|x| self.operand(x)) {
+                        Some(Operand::Col(c, _)) => Operand::Col(c, true),
+                        _ => Operand::Other,
                     },
+                    "coalesce" | "nvl" | "ifnull" | "to_varchar" | "to_char" | "trim" => {
+                        match arg_expr.map(|x| self.operand(x)) {
+                            Some(Operand::Col(c, ci)) => Operand::Col(c, ci),
+                            _ => Operand::Other,
+                        }
+                    }
                     "count"
                     | "sum"
                     | "min"
@@ -444,25 +540,33 @@ impl Lower<'_> {
                 ..
             } => {
                 let cs = matches!(e, Expr::Like { .. });
-                match (self.operand(expr), self.operand(pattern)) {
-                    (Operand::Col(c, ci), Operand::Lit(Value::Str(p))) => {
-                        let w: String = p
-                            .chars()
-                            .map(|ch| match ch {
-                                '%' => '*',
-                                '_' => '?',
-                                other => other,
-                            })
-                            .collect();
-                        let op = if w.contains(['*', '?']) {
-                            Op::Wildcard
-                        } else {
-                            Op::Eq
-                        };
-                        self.pred(e, &c, op, vec![Value::Str(w)], cs && !ci, *negated, false)
-                    }
-                    _ => self.unparsed(e, "LIKE with an expression"),
+                let Operand::Col(c, ci) = self.operand(expr) else {
+                    return self.unparsed(e, "LIKE on an expression");
+                };
+                // `LIKE ANY ('a%', 'b%')` has a tuple of patterns.
+                let pats: Vec<&Expr> = match &**pattern {
+                    Expr::Tuple(items) => items.iter().collect(),
+                    Expr::Nested(x) => vec![&**x],
+                    other => vec![other],
+                };
+                let mut vals = Vec::new();
+                for p in pats {
+                    let Operand::Lit(Value::Str(p)) = self.operand(p) else {
+                        return self.unparsed(e, "LIKE with an expression");
+                    };
+                    vals.push(p);
                 }
+                let all_plain = vals.iter().all(|p| !p.contains(['%', '_']));
+                let vals: Vec<Value> = vals
+                    .into_iter()
+                    .map(|p| Value::Str(if all_plain { p } else { like_to_glob(&p) }))
+                    .collect();
+                let op = match (all_plain, vals.len()) {
+                    (true, 1) => Op::Eq,
+                    (true, _) => Op::In,
+                    _ => Op::Wildcard,
+                };
+                self.pred(e, &c, op, vals, cs && !ci, *negated, false)
             }
             Expr::RLike {
                 negated,
@@ -537,6 +641,7 @@ impl Lower<'_> {
                         false,
                         false,
                     ),
+                    Operand::Time => Condition::Const(true),
                     _ => self.unparsed(e, "IS NULL on an expression"),
                 }
             }
@@ -557,7 +662,38 @@ impl Lower<'_> {
                 if TIME_MACROS.contains(&name.as_str()) {
                     return Condition::Const(true);
                 }
-                self.unparsed(e, format!("function not supported: {name}"))
+                let args = Self::args(f);
+                match (name.as_str(), args.as_slice()) {
+                    // ARRAY_CONTAINS('x'::VARIANT, col): the array holds the value.
+                    ("array_contains", [v, arr])
+                        if Self::column(v).is_some() && self.array_literal(arr).is_some() =>
+                    {
+                        let c = Self::column(v).unwrap_or_default();
+                        let vals = self.array_literal(arr).unwrap_or_default();
+                        self.pred(e, &c, Op::In, vals, true, false, false)
+                    }
+                    ("array_contains", [v, arr]) => match (self.operand(v), Self::column(arr)) {
+                        (Operand::Lit(val), Some(c)) => {
+                            self.pred(e, &c, Op::Contains, vec![val], true, false, false)
+                        }
+                        _ => self.unparsed(e, format!("function not supported: {name}")),
+                    },
+                    // ARRAYS_OVERLAP(col, ARRAY_CONSTRUCT(...)): some element is one of the values.
+                    ("arrays_overlap", [a, b]) => {
+                        let (col, arr) = match (Self::column(a), Self::column(b)) {
+                            (Some(c), None) => (c, b),
+                            (None, Some(c)) => (c, a),
+                            _ => {
+                                return self.unparsed(e, format!("function not supported: {name}"));
+                            }
+                        };
+                        match self.array_literal(arr) {
+                            Some(vals) => self.pred(e, &col, Op::In, vals, true, false, false),
+                            None => self.unparsed(e, format!("function not supported: {name}")),
+                        }
+                    }
+                    _ => self.unparsed(e, format!("function not supported: {name}")),
+                }
             }
             Expr::Value(v) if matches!(v.value, sa::Value::Boolean(true)) => Condition::Const(true),
             _ => match self.operand(e) {

@@ -274,3 +274,142 @@ fn policies_and_data_models_are_not_rules() {
     assert!(docs.is_empty());
     assert!(diags.iter().any(|d| d.code == "panther-policy"));
 }
+
+#[test]
+fn deep_sql_is_a_diagnostic() {
+    let q = format!(
+        "AnalysisType: scheduled_query\nQueryName: q\nQuery: \"SELECT * FROM t WHERE {}a = 1{}\"\n",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    let (docs, _) = run(&[], &[("queries/q.yml", q)]);
+    assert_eq!(docs[0].status, ParseStatus::Failed);
+    assert!(error_of(&docs[0]).line.is_some());
+}
+
+#[test]
+fn helper_chains_stop_at_the_inline_limit() {
+    let mut py = String::new();
+    for i in 0..30 {
+        py.push_str(&format!(
+            "def f{i}(event):\n    return f{}(event)\n\n\n",
+            i + 1
+        ));
+    }
+    py.push_str("def f30(event):\n    return event.get('x') == 1\n\n\ndef rule(event):\n    return f0(event) and event.get('y') == 2\n");
+    let (docs, _) = run(
+        &[("rules/a/x.py", py)],
+        &[("rules/a/x.yml", rule_yaml("Chain", "x.py"))],
+    );
+    let doc = &docs[0];
+    assert_eq!(doc.status, ParseStatus::Partial);
+    assert!(
+        doc.lowered.unparsed[0]
+            .reason
+            .starts_with("helper inlining too deep"),
+        "{:?}",
+        doc.lowered.unparsed
+    );
+    assert!(doc.lowered.predicates.iter().any(|p| p.raw_field == "y"));
+}
+
+#[test]
+fn nesting_below_the_scan_limit_lowers() {
+    let py = format!(
+        "def rule(event):\n    return {}event.get('x') == 1\n",
+        "not ".repeat(150)
+    );
+    let (docs, _) = run(
+        &[("rules/a/x.py", py)],
+        &[("rules/a/x.yml", rule_yaml("Nots", "x.py"))],
+    );
+    assert_eq!(docs[0].status, ParseStatus::Full);
+    assert!(!docs[0].lowered.predicates[0].negated);
+}
+
+#[test]
+fn deepest_accepted_shapes_lower_on_a_small_stack() {
+    // Just under the scan limit, in a thread with a 2 MiB stack (rayon's and the test
+    // harness's default): lowering must not overflow either.
+    let shapes = [
+        format!(
+            "def rule(event):\n    return {}event.get('x'){} == '1'\n",
+            "str(".repeat(95),
+            ")".repeat(95)
+        ),
+        format!(
+            "def rule(event):\n    return event.get('x') in {}'a'{}\n",
+            "[".repeat(95),
+            "]".repeat(95)
+        ),
+        format!(
+            "def rule(event):\n    return {}event.get('x') == 1\n",
+            "not ".repeat(190)
+        ),
+        format!(
+            "def rule(event):\n    return event.get('x'){} == 1\n",
+            ".get('y')".repeat(60)
+        ),
+        format!(
+            "def rule(event):\n    return {}1{}\n",
+            "(event.get('x') == 1 and (".repeat(45),
+            "))".repeat(45)
+        ),
+    ];
+    let handle = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            for (i, src) in shapes.iter().enumerate() {
+                let (docs, _) = run(
+                    &[("rules/a/x.py", src.clone())],
+                    &[("rules/a/x.yml", rule_yaml("D", "x.py"))],
+                );
+                assert_ne!(
+                    docs[0].status,
+                    ParseStatus::Failed,
+                    "shape {i} should pass the scan: {:?}",
+                    docs[0].lowered.diagnostics
+                );
+            }
+        })
+        .expect("thread");
+    handle.join().expect("no stack overflow");
+}
+
+#[test]
+fn truncated_fixture_sources_never_panic() {
+    // Every prefix (in steps) of every fixture Python file and rule YAML: diagnostics, no panic.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "py" || x == "yml") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 50);
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read");
+        let is_py = f.extension().is_some_and(|x| x == "py");
+        let mut cut = 0;
+        while cut < text.len() {
+            if text.is_char_boundary(cut) {
+                let prefix = &text[..cut];
+                if is_py {
+                    run(
+                        &[("rules/a/x.py", prefix.to_string())],
+                        &[("rules/a/x.yml", rule_yaml("T", "x.py"))],
+                    );
+                } else {
+                    run(&[], &[("rules/a/x.yml", prefix.to_string())]);
+                }
+            }
+            cut += 13;
+        }
+    }
+}

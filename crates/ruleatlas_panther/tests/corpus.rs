@@ -110,6 +110,7 @@ fn corpus_panther() {
         .filter(|d| d.status != ParseStatus::Failed)
         .count();
     println!("queries {} parsed {}", queries.len(), sql_ok);
+    assert!(sql_ok >= 70, "{sql_ok}");
 
     // Metadata: techniques and tactics from Reports.
     let t1621 = res
@@ -120,4 +121,74 @@ fn corpus_panther() {
     assert!(t1621 >= 2, "{t1621}");
     let dep = res.docs.iter().filter(|d| d.deprecated).count();
     assert_eq!(dep, 15);
+}
+
+#[test]
+#[ignore = "debugging aid: prints the corpus documents that did not parse fully"]
+fn corpus_problems() {
+    let Some(dir) = corpus_dir("panther") else {
+        return;
+    };
+    let mut adapter = PantherAdapter::new();
+    let res = run_adapter(&mut adapter, &dir);
+    for d in &res.docs {
+        if d.language == "python" {
+            continue;
+        }
+        if d.status != ParseStatus::Full {
+            println!(
+                "{} {:?} {:?}",
+                d.path,
+                d.status,
+                d.lowered
+                    .diagnostics
+                    .iter()
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+            );
+            for u in &d.lowered.unparsed {
+                println!("    {} :: {}", u.reason, u.text);
+            }
+        }
+    }
+}
+
+#[test]
+fn corpus_tests_of_failed_rules_are_unknown() {
+    let Some(dir) = corpus_dir("panther") else {
+        return;
+    };
+    if !dir.is_dir() {
+        return;
+    }
+    let mut adapter = PantherAdapter::new();
+    let res = run_adapter(&mut adapter, &dir);
+    let mut cases = 0;
+    for d in res.docs.iter().filter(|d| d.status == ParseStatus::Failed) {
+        for t in &d.tests {
+            cases += 1;
+            assert_eq!(
+                ruleatlas_panther::evaluate(&d.lowered, &t.event),
+                None,
+                "{} / {}",
+                d.path,
+                t.name
+            );
+        }
+    }
+    assert!(cases > 1000, "{cases}");
+    // The YAML detection's own tests agree.
+    let yaml = res
+        .docs
+        .iter()
+        .find(|d| d.language == "panther-yaml")
+        .expect("yaml rule");
+    for t in &yaml.tests {
+        assert_eq!(
+            ruleatlas_panther::evaluate(&yaml.lowered, &t.event),
+            Some(t.expected),
+            "{}",
+            t.name
+        );
+    }
 }

@@ -103,30 +103,68 @@ fn dump_fixture() {
 fn fixture_metadata() {
     use ruleatlas_model::{PredicateKind, RuleKind};
     let res = fixtures();
-    let mfa = res.by_id("Fixture.AWS.ConsoleLogin.MFAFailure").expect("rule");
+    let mfa = res
+        .by_id("Fixture.AWS.ConsoleLogin.MFAFailure")
+        .expect("rule");
     assert_eq!(mfa.language, "python");
     assert_eq!(mfa.kind, RuleKind::Rule);
-    assert_eq!(mfa.techniques.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["T1621"]);
+    assert_eq!(
+        mfa.techniques
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect::<Vec<_>>(),
+        ["T1621"]
+    );
     assert_eq!(mfa.tactics, ["credential-access"]);
-    assert_eq!(mfa.logsource.get("log_type").map(Vec::as_slice), Some(&["AWS.CloudTrail".to_string()][..]));
+    assert_eq!(
+        mfa.logsource.get("log_type").map(Vec::as_slice),
+        Some(&["AWS.CloudTrail".to_string()][..])
+    );
     assert_eq!(mfa.raw_platforms, ["AWS.CloudTrail"]);
     assert_eq!(mfa.tests.len(), 3);
     // Product vocabulary is namespaced by log type; other fields stay raw.
-    let fields: Vec<&str> = mfa.lowered.predicates.iter().map(|p| p.field.as_str()).collect();
+    let fields: Vec<&str> = mfa
+        .lowered
+        .predicates
+        .iter()
+        .map(|p| p.field.as_str())
+        .collect();
     assert_eq!(
         fields,
-        ["aws::eventSource", "aws::eventName", "additionalEventData.MFAUsed", "responseElements.ConsoleLogin"]
+        [
+            "aws::eventSource",
+            "aws::eventName",
+            "additionalEventData.MFAUsed",
+            "responseElements.ConsoleLogin"
+        ]
     );
     // Origins point into the .py file.
     let o = mfa.lowered.predicates[0].origin.as_ref().expect("origin");
-    assert_eq!((o.path.as_str(), o.line, o.column), ("rules/aws_cloudtrail_rules/aws_console_login_mfa_failure.py", 3, 9));
+    assert_eq!(
+        (o.path.as_str(), o.line, o.column),
+        (
+            "rules/aws_cloudtrail_rules/aws_console_login_mfa_failure.py",
+            3,
+            9
+        )
+    );
 
     let okta = res.by_id("Fixture.Okta.MFA.PushDenied").expect("rule");
     assert_eq!(okta.lowered.predicates[0].field, "okta::eventType");
-    assert!(okta.lowered.predicates.iter().any(|p| p.kind == PredicateKind::Threshold && p.raw_field == "count"));
+    assert!(
+        okta.lowered
+            .predicates
+            .iter()
+            .any(|p| p.kind == PredicateKind::Threshold && p.raw_field == "count")
+    );
     // Threshold 1 is Panther's default, not a predicate.
     let root = res.by_id("Fixture.AWS.RootActivity").expect("rule");
-    assert!(root.lowered.predicates.iter().all(|p| p.kind != PredicateKind::Threshold));
+    assert!(
+        root.lowered
+            .predicates
+            .iter()
+            .all(|p| p.kind != PredicateKind::Threshold)
+    );
 
     let dep = res.by_id("Fixture.Deprecated.Disabled").expect("rule");
     assert!(dep.deprecated);
@@ -139,12 +177,19 @@ fn fixture_metadata() {
     let q = res.by_id("Fixture.Query.PasswordSpraying").expect("query");
     assert_eq!(q.kind, RuleKind::Query);
     assert_eq!(q.language, "sql");
-    let sched = res.by_id("Fixture.Scheduled.PasswordSpraying").expect("scheduled rule");
+    let sched = res
+        .by_id("Fixture.Scheduled.PasswordSpraying")
+        .expect("scheduled rule");
     assert_eq!(sched.kind, RuleKind::Rule);
     assert_eq!(sched.links, ["Fixture.Query.PasswordSpraying"]);
-    let corr = res.by_id("Fixture.Correlation.RootWithoutSupport").expect("correlation");
+    let corr = res
+        .by_id("Fixture.Correlation.RootWithoutSupport")
+        .expect("correlation");
     assert_eq!(corr.language, "panther-correlation");
-    assert_eq!(corr.links, ["Fixture.Okta.SupportAccess", "Fixture.AWS.RootActivity"]);
+    assert_eq!(
+        corr.links,
+        ["Fixture.Okta.SupportAccess", "Fixture.AWS.RootActivity"]
+    );
     assert!(!corr.enabled);
     let yaml = res.by_id("Fixture.YAML.RepoArchived").expect("yaml rule");
     assert_eq!(yaml.language, "panther-yaml");
@@ -153,23 +198,53 @@ fn fixture_metadata() {
     let o = yaml.lowered.predicates[0].origin.as_ref().expect("origin");
     assert_eq!((o.line, o.column), (9, 5));
     // Data models and global helpers are support files, not documents.
-    assert!(res.docs.iter().all(|d| !d.path.starts_with("data_models") && !d.path.starts_with("global_helpers")));
+    assert!(
+        res.docs
+            .iter()
+            .all(|d| !d.path.starts_with("data_models") && !d.path.starts_with("global_helpers"))
+    );
 }
 
 #[test]
 #[ignore = "debugging aid: lowers every .py under $PYDIR and prints the result"]
 fn dump_python_dir() {
-    let Ok(dir) = std::env::var("PYDIR") else { return };
-    let log_types: Vec<String> = std::env::var("LOGTYPES").unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(String::from).collect();
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).expect("dir").flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "py")).collect();
+    let Ok(dir) = std::env::var("PYDIR") else {
+        return;
+    };
+    let log_types: Vec<String> = std::env::var("LOGTYPES")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "py"))
+        .collect();
     paths.sort();
     for p in paths {
         let text = std::fs::read_to_string(&p).expect("read");
         let parsed = ruleatlas_panther::parse(&text);
-        let ctx = ruleatlas_panther::LowerContext { path: p.display().to_string(), log_types: log_types.clone(), ..Default::default() };
+        let ctx = ruleatlas_panther::LowerContext {
+            path: p.display().to_string(),
+            log_types: log_types.clone(),
+            ..Default::default()
+        };
         let mut l = ruleatlas_panther::lower(&parsed.ast, &ctx);
         l.finish();
-        println!("== {} status {:?} diags {:?}", p.display(), l.status(), parsed.diagnostics.iter().chain(&l.diagnostics).map(|d| d.message.clone()).collect::<Vec<_>>());
+        println!(
+            "== {} status {:?} diags {:?}",
+            p.display(),
+            l.status(),
+            parsed
+                .diagnostics
+                .iter()
+                .chain(&l.diagnostics)
+                .map(|d| d.message.clone())
+                .collect::<Vec<_>>()
+        );
         for q in &l.predicates {
             println!("   {}", ruleatlas_testkit::pred(q));
         }

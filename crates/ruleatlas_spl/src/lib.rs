@@ -40,6 +40,9 @@ pub use parser::{named_groups, parse};
 /// text ([`Expansion::text`]); diagnostics of all three steps are in `lowered.diagnostics`.
 #[must_use]
 pub fn analyze(query: &str, macros: &MacroTable) -> Analysis {
+    if query.len() > ruleatlas_model::LIMITS.max_query_bytes {
+        return too_long(query);
+    }
     let expansion = macros.expand(query);
     let parsed = parse(&expansion.text);
     let ctx = LowerContext {
@@ -55,5 +58,42 @@ pub fn analyze(query: &str, macros: &MacroTable) -> Analysis {
         expansion,
         lowered,
         datamodels,
+    }
+}
+
+/// A search over `LIMITS.max_query_bytes`: not parsed; one unparsed leaf and a diagnostic.
+fn too_long(query: &str) -> Analysis {
+    let limit = ruleatlas_model::LIMITS.max_query_bytes;
+    let reason = format!("query longer than {limit} bytes");
+    let mut cut = 200.min(query.len());
+    while !query.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut lowered = ruleatlas_model::Lowered::default();
+    let u = ruleatlas_model::Unparsed::new(format!("{} ...", &query[..cut]), reason.clone())
+        .with_span(ruleatlas_text::TextRange::empty(0));
+    lowered.tree = lowered.unparsed(u);
+    lowered.diagnostics.push(
+        ruleatlas_diagnostics::Diagnostic::error("limit-query-size", reason)
+            .with_range(ruleatlas_text::TextRange::empty(0)),
+    );
+    Analysis {
+        expansion: Expansion::default(),
+        lowered,
+        datamodels: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    /// Regression (robustness): a search over the query-size limit is not parsed; it is one
+    /// unparsed leaf with a `limit-query-size` diagnostic.
+    #[test]
+    fn query_over_the_size_limit_is_a_diagnostic() {
+        let q = format!("index=main {}", "x=1 ".repeat(ruleatlas_model::LIMITS.max_query_bytes / 4));
+        let a = super::analyze(&q, &super::MacroTable::new());
+        assert!(a.lowered.predicates.is_empty());
+        assert_eq!(a.lowered.unparsed.len(), 1);
+        assert!(a.lowered.diagnostics.iter().any(|d| d.code == "limit-query-size"));
     }
 }

@@ -25,6 +25,8 @@ pub const MACRO_CYCLE: &str = "macro cycle";
 pub const MACRO_ARG_COUNT: &str = "wrong macro argument count";
 /// Reason given to a macro call nested deeper than the inlining limit.
 pub const MACRO_TOO_DEEP: &str = "macro nesting too deep";
+/// Reason given to a macro call met once the expanded search exceeds the query-size limit.
+pub const MACRO_TOO_LARGE: &str = "macro expansion too large";
 
 /// One macro definition, as read from `macros/<name>.yml`.
 #[derive(Debug, Clone)]
@@ -174,6 +176,7 @@ impl MacroTable {
             out: Vec::with_capacity(query.len()),
             locs: Vec::new(),
             res: Expansion::default(),
+            too_large: false,
         };
         let mut stack = Vec::new();
         ex.expand(query, &locs, &mut stack);
@@ -229,6 +232,8 @@ struct Expander<'t> {
     out: Vec<u8>,
     locs: Vec<Loc>,
     res: Expansion,
+    /// Whether the output has outgrown `LIMITS.max_query_bytes` (reported once).
+    too_large: bool,
 }
 
 impl Expander<'_> {
@@ -385,6 +390,22 @@ impl Expander<'_> {
             self.literal_call(input, locs, start, end, MACRO_TOO_DEEP);
             return;
         }
+        if self.out.len() > LIMITS.max_query_bytes {
+            // Macros calling several others grow exponentially with the nesting depth:
+            // stop inlining once the search is larger than any query we parse.
+            if !self.too_large {
+                self.too_large = true;
+                self.diag_at(
+                    "limit-query-size",
+                    format!(
+                        "macro expansion longer than {} bytes; later macro calls left as written",
+                        LIMITS.max_query_bytes
+                    ),
+                );
+            }
+            self.literal_call(input, locs, start, end, MACRO_TOO_LARGE);
+            return;
+        }
         let def = &self.table.defs[idx];
         let src = to_u32(idx + 1);
         let (text, text_locs) = substitute(def, src, input, locs, &call.args);
@@ -522,6 +543,26 @@ impl MacroCall {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (robustness): macros that each call the previous one four times expand to
+    /// 4^15 copies; the expansion stops at the query-size limit with a diagnostic.
+    #[test]
+    fn exponential_macro_expansion_is_bounded() {
+        let mut t = MacroTable::new();
+        t.insert("m0", &[], "process_name=cmd.exe");
+        let names: Vec<String> = (0..16).map(|k| format!("m{k}")).collect();
+        for k in 1..16 {
+            let p = &names[k - 1];
+            let def = format!("(`{p}` OR `{p}` OR `{p}` OR `{p}`)");
+            t.insert(&names[k], &[], &def);
+        }
+        let start = std::time::Instant::now();
+        let ex = t.expand("index=main `m15` | stats count");
+        assert!(start.elapsed().as_secs() < 20, "expansion took {:?}", start.elapsed());
+        assert!(ex.text.len() < 2 * LIMITS.max_query_bytes, "{} bytes", ex.text.len());
+        assert!(ex.diagnostics.iter().any(|d| d.code == "limit-query-size"));
+        assert!(ex.failures.iter().any(|(_, r)| r == MACRO_TOO_LARGE));
+    }
 
     fn table() -> MacroTable {
         let mut t = MacroTable::new();

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ruleatlas_diagnostics::Diagnostic;
-use ruleatlas_model::{FileRole, ParseStatus, Predicate, RuleDoc, RuleKind, Support, VendorAdapter};
+use ruleatlas_model::{
+    FileRole, ParseStatus, Predicate, RuleDoc, RuleKind, Support, VendorAdapter,
+};
 
 /// The shared data folder, or `None` (with a message) when it is absent outside CI.
 ///
@@ -31,7 +33,10 @@ pub fn shared_dir() -> Option<PathBuf> {
         "CI=true but the shared corpus is missing at {} (set RULEATLAS_SHARED)",
         dir.display()
     );
-    eprintln!("skipped: shared corpus not found at {} (set RULEATLAS_SHARED)", dir.display());
+    eprintln!(
+        "skipped: shared corpus not found at {} (set RULEATLAS_SHARED)",
+        dir.display()
+    );
     None
 }
 
@@ -42,7 +47,9 @@ pub fn corpus_dir(vendor_key: &str) -> Option<PathBuf> {
 }
 
 fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
     entries.sort_by_key(std::fs::DirEntry::file_name);
     for e in entries {
@@ -51,7 +58,11 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
         if ft.is_dir() {
             walk(&p, root, out);
         } else if ft.is_file() {
-            let rel = p.strip_prefix(root).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .replace('\\', "/");
             out.push((rel, p));
         }
     }
@@ -68,7 +79,9 @@ impl RunResult {
     /// Documents by native id (first wins).
     #[must_use]
     pub fn by_id(&self, id: &str) -> Option<&RuleDoc> {
-        self.docs.iter().find(|d| d.native_id.as_deref() == Some(id))
+        self.docs
+            .iter()
+            .find(|d| d.native_id.as_deref() == Some(id))
     }
 
     /// Documents whose path ends with `suffix`.
@@ -100,7 +113,10 @@ pub fn run_adapter(adapter: &mut dyn VendorAdapter, root: &Path) -> RunResult {
             FileRole::Ignore => {}
         }
     }
-    let mut result = RunResult { diagnostics: adapter.prepare(&support), ..RunResult::default() };
+    let mut result = RunResult {
+        diagnostics: adapter.prepare(&support),
+        ..RunResult::default()
+    };
     for (rel, path) in rules {
         let bytes = std::fs::read(&path).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
@@ -129,7 +145,10 @@ impl Coverage {
     #[must_use]
     pub fn of(docs: &[RuleDoc]) -> Self {
         let mut c = Coverage::default();
-        for d in docs.iter().filter(|d| d.kind == RuleKind::Rule && !d.deprecated) {
+        for d in docs
+            .iter()
+            .filter(|d| d.kind == RuleKind::Rule && !d.deprecated)
+        {
             c.counted += 1;
             match d.status {
                 ParseStatus::Full => c.full += 1,

@@ -9,7 +9,9 @@
 use serde::{Deserialize, Serialize};
 
 /// A half-open byte range `start..end` into some text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, PartialOrd, Ord,
+)]
 pub struct TextRange {
     pub start: u32,
     pub end: u32,
@@ -41,13 +43,17 @@ impl TextRange {
     /// The smallest range covering both.
     #[must_use]
     pub fn cover(self, other: Self) -> Self {
-        Self { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Self {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     /// The text this range covers, or `""` when it is out of bounds or splits a character.
     #[must_use]
     pub fn slice(self, text: &str) -> &str {
-        text.get(self.start as usize..self.end as usize).unwrap_or("")
+        text.get(self.start as usize..self.end as usize)
+            .unwrap_or("")
     }
 
     /// Moves the range by `delta` bytes (used when a sub-text was parsed on its own).
@@ -106,7 +112,9 @@ impl LineIndex {
     /// Byte offset of the start of a 1-based line, if it exists.
     #[must_use]
     pub fn line_start(&self, line: u32) -> Option<usize> {
-        self.line_starts.get(line.checked_sub(1)? as usize).map(|&s| s as usize)
+        self.line_starts
+            .get(line.checked_sub(1)? as usize)
+            .map(|&s| s as usize)
     }
 }
 
@@ -138,9 +146,11 @@ impl OffsetMap {
 
     /// Records that `len` decoded bytes from `decoded` came verbatim from `source`.
     pub fn push_run(&mut self, decoded: usize, source: usize, len: usize) {
-        let (Ok(decoded), Ok(source), Ok(len)) =
-            (u32::try_from(decoded), u32::try_from(source), u32::try_from(len))
-        else {
+        let (Ok(decoded), Ok(source), Ok(len)) = (
+            u32::try_from(decoded),
+            u32::try_from(source),
+            u32::try_from(len),
+        ) else {
             return;
         };
         if let Some(last) = self.runs.last_mut()
@@ -150,7 +160,11 @@ impl OffsetMap {
             last.len += len;
             return;
         }
-        self.runs.push(Run { decoded, source, len });
+        self.runs.push(Run {
+            decoded,
+            source,
+            len,
+        });
     }
 
     /// The source offset of a decoded offset.
@@ -178,7 +192,9 @@ impl OffsetMap {
         for r in &self.runs {
             for i in 0..r.len {
                 let src = outer.to_source((r.source + i) as usize);
-                let mut m = OffsetMap { runs: std::mem::take(&mut runs) };
+                let mut m = OffsetMap {
+                    runs: std::mem::take(&mut runs),
+                };
                 m.push_run((r.decoded + i) as usize, src, 1);
                 runs = m.runs;
             }
@@ -200,7 +216,11 @@ impl SourceFile {
     pub fn new(path: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
         let lines = LineIndex::new(&text);
-        Self { path: path.into(), text, lines }
+        Self {
+            path: path.into(),
+            text,
+            lines,
+        }
     }
 
     #[must_use]

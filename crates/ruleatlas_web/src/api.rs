@@ -19,13 +19,16 @@ fn fail(f: &Fail) -> Response {
 }
 
 pub(crate) async fn techniques(State(state): State<AppState>, uri: Uri) -> Response {
-    let flags = parse_query(uri.query())
-        .and_then(|p| Ok((flag(&p, "include_hunts")?, flag(&p, "all")?)));
+    let flags =
+        parse_query(uri.query()).and_then(|p| Ok((flag(&p, "include_hunts")?, flag(&p, "all")?)));
     let (hunts, all) = match flags {
         Ok(x) => x,
         Err(e) => return fail(&Fail::from(e)),
     };
-    cached(&state, format!("api-techniques|{hunts}|{all}"), move |s| json(&query::techniques(&s.index, hunts, all))).await
+    cached(&state, format!("api-techniques|{hunts}|{all}"), move |s| {
+        json(&query::techniques(&s.index, hunts, all))
+    })
+    .await
 }
 
 pub(crate) async fn technique(
@@ -34,7 +37,8 @@ pub(crate) async fn technique(
     uri: Uri,
 ) -> Response {
     let req = path.map_err(Fail::from).and_then(|Path(raw)| {
-        let id = technique_id(&raw).ok_or_else(|| Fail::NotFound(format!("`{raw}` is not a technique id")))?;
+        let id = technique_id(&raw)
+            .ok_or_else(|| Fail::NotFound(format!("`{raw}` is not a technique id")))?;
         Ok((id, guide_filter(&parse_query(uri.query())?)?))
     });
     let (id, filter) = match req {
@@ -42,7 +46,12 @@ pub(crate) async fn technique(
         Err(f) => return fail(&f),
     };
     cached(&state, format!("api-technique|{id}|{filter:?}"), move |s| {
-        match ruleatlas_catalog::guide::guide(&s.index, &id, &filter, s.index.reach(filter.include_hunts)) {
+        match ruleatlas_catalog::guide::guide(
+            &s.index,
+            &id,
+            &filter,
+            s.index.reach(filter.include_hunts),
+        ) {
             Some(g) => json(&g),
             None => Fail::NotFound(format!("unknown technique {id}")).json(),
         }
@@ -54,30 +63,45 @@ pub(crate) async fn rule(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
-    let id = match path.map_err(Fail::from).and_then(|Path((v, rest))| rule_id(&v, &rest)) {
+    let id = match path
+        .map_err(Fail::from)
+        .and_then(|Path((v, rest))| rule_id(&v, &rest))
+    {
         Ok(id) => id,
         Err(f) => return fail(&f),
     };
-    cached(&state, format!("api-rule|{id}"), move |s| match s.index.rule(&id) {
-        Some(r) => json(&query::rule_json(r)),
-        None => Fail::NotFound(format!("no rule {id}")).json(),
+    cached(&state, format!("api-rule|{id}"), move |s| {
+        match s.index.rule(&id) {
+            Some(r) => json(&query::rule_json(r)),
+            None => Fail::NotFound(format!("no rule {id}")).json(),
+        }
     })
     .await
 }
 
 pub(crate) async fn fields(State(state): State<AppState>) -> Response {
-    cached(&state, "api-fields".into(), |s| json(&query::fields(&s.index))).await
+    cached(&state, "api-fields".into(), |s| {
+        json(&query::fields(&s.index))
+    })
+    .await
 }
 
-pub(crate) async fn field(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Response {
+pub(crate) async fn field(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
     let name = match path {
         Ok(Path(n)) => n,
         Err(e) => return fail(&Fail::from(e)),
     };
-    cached(&state, format!("api-field|{name}"), move |s| match query::field_detail(&s.index, &name) {
-        Some(d) => json(&d),
-        None => Fail::NotFound(format!("no counted rule filters on field `{name}`")).json(),
-    })
+    cached(
+        &state,
+        format!("api-field|{name}"),
+        move |s| match query::field_detail(&s.index, &name) {
+            Some(d) => json(&d),
+            None => Fail::NotFound(format!("no counted rule filters on field `{name}`")).json(),
+        },
+    )
     .await
 }
 
@@ -100,7 +124,8 @@ pub(crate) async fn search(State(state): State<AppState>, uri: Uri) -> Response 
     let parsed = query::SearchQuery::parse(&q);
     if parsed.is_empty() {
         return fail(&Fail::BadRequest(
-            "empty search: give words, field:NAME, value:TEXT, vendor:V or technique:T in ?q=".into(),
+            "empty search: give words, field:NAME, value:TEXT, vendor:V or technique:T in ?q="
+                .into(),
         ));
     }
     cached(&state, format!("api-search|{q}"), move |s| {
@@ -128,5 +153,8 @@ pub(crate) async fn search(State(state): State<AppState>, uri: Uri) -> Response 
 }
 
 pub(crate) async fn stats(State(state): State<AppState>) -> Response {
-    cached(&state, "api-stats".into(), |s| json(&catalog_stats::stats(&s.index))).await
+    cached(&state, "api-stats".into(), |s| {
+        json(&catalog_stats::stats(&s.index))
+    })
+    .await
 }

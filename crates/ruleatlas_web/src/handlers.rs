@@ -66,28 +66,52 @@ pub(crate) fn error_page(status: StatusCode, message: &str) -> Rendered {
         status: status.as_u16(),
         message: message.to_string(),
     };
-    let body = page.render().unwrap_or_else(|_| format!("{} {}", status.as_u16(), message.replace('<', "&lt;")));
-    Rendered { status, content_type: HTML, body: Bytes::from(body) }
+    let body = page
+        .render()
+        .unwrap_or_else(|_| format!("{} {}", status.as_u16(), message.replace('<', "&lt;")));
+    Rendered {
+        status,
+        content_type: HTML,
+        body: Bytes::from(body),
+    }
 }
 
 pub(crate) fn json_error(status: StatusCode, message: &str) -> Rendered {
     let body = serde_json::json!({"error": message, "status": status.as_u16()}).to_string();
-    Rendered { status, content_type: JSON, body: Bytes::from(body) }
+    Rendered {
+        status,
+        content_type: JSON,
+        body: Bytes::from(body),
+    }
 }
 
 /// Renders a template into a 200 page.
 pub(crate) fn html<T: Template>(t: &T) -> Rendered {
     match t.render() {
-        Ok(body) => Rendered { status: StatusCode::OK, content_type: HTML, body: Bytes::from(body) },
-        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot render the page: {e}")),
+        Ok(body) => Rendered {
+            status: StatusCode::OK,
+            content_type: HTML,
+            body: Bytes::from(body),
+        },
+        Err(e) => error_page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot render the page: {e}"),
+        ),
     }
 }
 
 /// Serializes a value into a 200 JSON response.
 pub(crate) fn json<T: serde::Serialize + ?Sized>(v: &T) -> Rendered {
     match serde_json::to_vec(v) {
-        Ok(body) => Rendered { status: StatusCode::OK, content_type: JSON, body: Bytes::from(body) },
-        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot serialize: {e}")),
+        Ok(body) => Rendered {
+            status: StatusCode::OK,
+            content_type: JSON,
+            body: Bytes::from(body),
+        },
+        Err(e) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot serialize: {e}"),
+        ),
     }
 }
 
@@ -95,7 +119,10 @@ pub(crate) fn respond(page: Rendered) -> Response {
     let mut resp = Response::new(Body::from(page.body));
     *resp.status_mut() = page.status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(page.content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(page.content_type),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
 }
@@ -110,9 +137,14 @@ where
         return respond(p);
     }
     let worker = snap.clone();
-    let page = tokio::task::spawn_blocking(move || make(&worker)).await.unwrap_or_else(|e| {
-        error_page(StatusCode::INTERNAL_SERVER_ERROR, &format!("the page could not be built: {e}"))
-    });
+    let page = tokio::task::spawn_blocking(move || make(&worker))
+        .await
+        .unwrap_or_else(|e| {
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("the page could not be built: {e}"),
+            )
+        });
     if page.status == StatusCode::OK {
         snap.cache.put(key, page.clone());
     }
@@ -132,7 +164,11 @@ pub(crate) fn guide_filter(pairs: &[(String, String)]) -> Result<GuideFilter, Fa
         Some(v) => Some(Vendor::parse(v).ok_or_else(|| {
             Fail::BadRequest(format!(
                 "unknown vendor `{v}` (one of {})",
-                Vendor::ALL.iter().map(|v| v.key()).collect::<Vec<_>>().join(", ")
+                Vendor::ALL
+                    .iter()
+                    .map(|v| v.key())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?),
     };
@@ -151,23 +187,35 @@ fn fail_html(f: &Fail) -> Response {
 }
 
 pub(crate) async fn overview(State(state): State<AppState>, uri: Uri) -> Response {
-    let parsed = parse_query(uri.query()).map_err(Fail::from).and_then(|pairs| {
-        let vendor = match param(&pairs, "vendor") {
-            None => None,
-            Some(v) => Some(Vendor::parse(v).ok_or_else(|| Fail::BadRequest(format!("unknown vendor `{v}`")))?),
-        };
-        let matrix = match param(&pairs, "matrix").unwrap_or("enterprise") {
-            m @ ("enterprise" | "mobile" | "ics") => m.to_string(),
-            m => return Err(Fail::BadRequest(format!("unknown matrix `{m}` (enterprise, mobile, ics)"))),
-        };
-        Ok((vendor, matrix))
-    });
+    let parsed = parse_query(uri.query())
+        .map_err(Fail::from)
+        .and_then(|pairs| {
+            let vendor = match param(&pairs, "vendor") {
+                None => None,
+                Some(v) => Some(
+                    Vendor::parse(v)
+                        .ok_or_else(|| Fail::BadRequest(format!("unknown vendor `{v}`")))?,
+                ),
+            };
+            let matrix = match param(&pairs, "matrix").unwrap_or("enterprise") {
+                m @ ("enterprise" | "mobile" | "ics") => m.to_string(),
+                m => {
+                    return Err(Fail::BadRequest(format!(
+                        "unknown matrix `{m}` (enterprise, mobile, ics)"
+                    )));
+                }
+            };
+            Ok((vendor, matrix))
+        });
     let (vendor, matrix) = match parsed {
         Ok(x) => x,
         Err(f) => return fail_html(&f),
     };
     let key = format!("overview|{}|{matrix}", vendor.map_or("", Vendor::key));
-    cached(&state, key, move |s| html(&pages::overview(&s.index, vendor, &matrix))).await
+    cached(&state, key, move |s| {
+        html(&pages::overview(&s.index, vendor, &matrix))
+    })
+    .await
 }
 
 pub(crate) async fn techniques_redirect() -> Redirect {
@@ -180,7 +228,11 @@ pub(crate) async fn technique(
     uri: Uri,
 ) -> Response {
     let req = path.map_err(Fail::from).and_then(|Path(raw)| {
-        let id = technique_id(&raw).ok_or_else(|| Fail::NotFound(format!("`{raw}` is not a technique id (T1234 or T1234.001)")))?;
+        let id = technique_id(&raw).ok_or_else(|| {
+            Fail::NotFound(format!(
+                "`{raw}` is not a technique id (T1234 or T1234.001)"
+            ))
+        })?;
         let filter = guide_filter(&parse_query(uri.query())?)?;
         Ok((id, filter))
     });
@@ -189,16 +241,21 @@ pub(crate) async fn technique(
         Err(f) => return fail_html(&f),
     };
     let key = format!("technique|{id}|{filter:?}");
-    cached(&state, key, move |s| match pages::technique(&s.index, &id, &filter) {
-        Some(p) => html(&p),
-        None => Fail::NotFound(format!("no rule and no ATT&CK entry knows technique {id}")).html(),
+    cached(&state, key, move |s| {
+        match pages::technique(&s.index, &id, &filter) {
+            Some(p) => html(&p),
+            None => {
+                Fail::NotFound(format!("no rule and no ATT&CK entry knows technique {id}")).html()
+            }
+        }
     })
     .await
 }
 
 /// The full rule id of `/rules/{vendor}/{id}`.
 pub(crate) fn rule_id(vendor: &str, rest: &str) -> Result<String, Fail> {
-    let v = Vendor::parse(vendor).ok_or_else(|| Fail::NotFound(format!("unknown vendor `{vendor}`")))?;
+    let v = Vendor::parse(vendor)
+        .ok_or_else(|| Fail::NotFound(format!("unknown vendor `{vendor}`")))?;
     Ok(format!("{}:{rest}", v.key()))
 }
 
@@ -206,7 +263,10 @@ pub(crate) async fn rule(
     State(state): State<AppState>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
-    let id = match path.map_err(Fail::from).and_then(|Path((v, rest))| rule_id(&v, &rest)) {
+    let id = match path
+        .map_err(Fail::from)
+        .and_then(|Path((v, rest))| rule_id(&v, &rest))
+    {
         Ok(id) => id,
         Err(f) => return fail_html(&f),
     };
@@ -222,7 +282,10 @@ pub(crate) async fn fields(State(state): State<AppState>) -> Response {
     cached(&state, "fields".into(), |s| html(&pages::fields(&s.index))).await
 }
 
-pub(crate) async fn field(State(state): State<AppState>, path: Result<Path<String>, PathRejection>) -> Response {
+pub(crate) async fn field(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
     let name = match path {
         Ok(Path(n)) => n,
         Err(e) => return fail_html(&Fail::from(e)),
@@ -248,7 +311,10 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut resp = Response::new(Body::from(body));
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
     resp
 }
 
@@ -262,7 +328,10 @@ pub(crate) async fn script() -> Response {
 
 pub(crate) async fn favicon() -> Response {
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
     resp
 }
 
@@ -278,14 +347,22 @@ pub(crate) async fn health(State(state): State<AppState>) -> Response {
 
 /// `POST /-/reload`: only from a loopback peer.
 pub(crate) async fn reload(State(state): State<AppState>, req: Request) -> Response {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
     if !peer.is_some_and(|p| p.ip().is_loopback()) {
-        return respond(json_error(StatusCode::FORBIDDEN, "reload is answered only on loopback"));
+        return respond(json_error(
+            StatusCode::FORBIDDEN,
+            "reload is answered only on loopback",
+        ));
     }
     let r = state.reload_async().await;
     crate::log_reload("POST /-/reload", &r);
     match r {
-        Ok(info) => respond(json(&serde_json::json!({"reloaded": true, "rules": info.rules, "generation": info.generation, "seconds": info.seconds}))),
+        Ok(info) => respond(json(
+            &serde_json::json!({"reloaded": true, "rules": info.rules, "generation": info.generation, "seconds": info.seconds}),
+        )),
         Err(e) => {
             let mut p = json(&serde_json::json!({"reloaded": false, "error": e}));
             p.status = StatusCode::INTERNAL_SERVER_ERROR;
@@ -307,10 +384,18 @@ pub(crate) async fn security_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+        HeaderValue::from_static(
+            "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     resp
 }

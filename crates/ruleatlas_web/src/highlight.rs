@@ -25,7 +25,21 @@ const YAML: Family = Family {
     block_comments: &[],
     strings: &[("\"", "\""), ("'", "'")],
     escapes: true,
-    keywords: &["and", "or", "not", "of", "them", "all", "true", "false", "null", "condition", "detection", "selection", "filter"],
+    keywords: &[
+        "and",
+        "or",
+        "not",
+        "of",
+        "them",
+        "all",
+        "true",
+        "false",
+        "null",
+        "condition",
+        "detection",
+        "selection",
+        "filter",
+    ],
     keywords_ci: false,
     sigils: &[],
     colon_keys: true,
@@ -48,8 +62,8 @@ const EQL: Family = Family {
     strings: &[("\"\"\"", "\"\"\""), ("?\"", "\""), ("\"", "\"")],
     escapes: true,
     keywords: &[
-        "sequence", "sample", "by", "with", "maxspan", "where", "and", "or", "not", "in", "any", "until", "runs",
-        "of", "true", "false", "null", "like", "regex", "join",
+        "sequence", "sample", "by", "with", "maxspan", "where", "and", "or", "not", "in", "any",
+        "until", "runs", "of", "true", "false", "null", "like", "regex", "join",
     ],
     keywords_ci: false,
     sigils: &[],
@@ -62,9 +76,37 @@ const ESQL: Family = Family {
     strings: &[("\"\"\"", "\"\"\""), ("\"", "\"")],
     escapes: true,
     keywords: &[
-        "from", "where", "eval", "stats", "by", "keep", "drop", "rename", "sort", "limit", "dissect", "grok", "enrich",
-        "mv_expand", "metadata", "and", "or", "not", "in", "like", "rlike", "is", "null", "true", "false", "as", "asc",
-        "desc", "lookup", "join", "on",
+        "from",
+        "where",
+        "eval",
+        "stats",
+        "by",
+        "keep",
+        "drop",
+        "rename",
+        "sort",
+        "limit",
+        "dissect",
+        "grok",
+        "enrich",
+        "mv_expand",
+        "metadata",
+        "and",
+        "or",
+        "not",
+        "in",
+        "like",
+        "rlike",
+        "is",
+        "null",
+        "true",
+        "false",
+        "as",
+        "asc",
+        "desc",
+        "lookup",
+        "join",
+        "on",
     ],
     keywords_ci: true,
     sigils: &[],
@@ -77,11 +119,60 @@ const SPL: Family = Family {
     strings: &[("\"", "\"")],
     escapes: true,
     keywords: &[
-        "search", "where", "stats", "tstats", "eval", "table", "fields", "rename", "by", "as", "and", "or", "not",
-        "in", "like", "dedup", "sort", "head", "tail", "rex", "lookup", "inputlookup", "join", "append", "bin",
-        "bucket", "eventstats", "streamstats", "timechart", "chart", "count", "dc", "values", "min", "max", "from",
-        "datamodel", "where", "mvexpand", "spath", "fillnull", "makemv", "transaction", "earliest", "latest", "if",
-        "case", "match", "isnull", "isnotnull", "true", "false", "summariesonly", "allow_old_summaries",
+        "search",
+        "where",
+        "stats",
+        "tstats",
+        "eval",
+        "table",
+        "fields",
+        "rename",
+        "by",
+        "as",
+        "and",
+        "or",
+        "not",
+        "in",
+        "like",
+        "dedup",
+        "sort",
+        "head",
+        "tail",
+        "rex",
+        "lookup",
+        "inputlookup",
+        "join",
+        "append",
+        "bin",
+        "bucket",
+        "eventstats",
+        "streamstats",
+        "timechart",
+        "chart",
+        "count",
+        "dc",
+        "values",
+        "min",
+        "max",
+        "from",
+        "datamodel",
+        "where",
+        "mvexpand",
+        "spath",
+        "fillnull",
+        "makemv",
+        "transaction",
+        "earliest",
+        "latest",
+        "if",
+        "case",
+        "match",
+        "isnull",
+        "isnotnull",
+        "true",
+        "false",
+        "summariesonly",
+        "allow_old_summaries",
     ],
     keywords_ci: true,
     sigils: &['`'],
@@ -94,13 +185,78 @@ const KUSTO: Family = Family {
     strings: &[("@\"", "\""), ("@'", "'"), ("\"", "\""), ("'", "'")],
     escapes: true,
     keywords: &[
-        "let", "where", "project", "project-away", "project-rename", "extend", "summarize", "by", "join", "on",
-        "kind", "union", "and", "or", "not", "in", "has", "has_any", "has_all", "contains", "startswith",
-        "endswith", "matches", "regex", "between", "top", "take", "limit", "sort", "order", "asc", "desc", "mv-expand",
-        "parse", "evaluate", "distinct", "count", "countif", "dcount", "make_set", "make_list", "arg_max", "arg_min",
-        "ago", "now", "bin", "iff", "iif", "case", "isempty", "isnotempty", "tostring", "toint", "tolower", "toupper",
-        "parse_json", "todynamic", "datatable", "materialize", "search", "true", "false", "with", "has_cs",
-        "contains_cs", "startswith_cs", "endswith_cs", "in~", "lookup", "invoke", "range", "print",
+        "let",
+        "where",
+        "project",
+        "project-away",
+        "project-rename",
+        "extend",
+        "summarize",
+        "by",
+        "join",
+        "on",
+        "kind",
+        "union",
+        "and",
+        "or",
+        "not",
+        "in",
+        "has",
+        "has_any",
+        "has_all",
+        "contains",
+        "startswith",
+        "endswith",
+        "matches",
+        "regex",
+        "between",
+        "top",
+        "take",
+        "limit",
+        "sort",
+        "order",
+        "asc",
+        "desc",
+        "mv-expand",
+        "parse",
+        "evaluate",
+        "distinct",
+        "count",
+        "countif",
+        "dcount",
+        "make_set",
+        "make_list",
+        "arg_max",
+        "arg_min",
+        "ago",
+        "now",
+        "bin",
+        "iff",
+        "iif",
+        "case",
+        "isempty",
+        "isnotempty",
+        "tostring",
+        "toint",
+        "tolower",
+        "toupper",
+        "parse_json",
+        "todynamic",
+        "datatable",
+        "materialize",
+        "search",
+        "true",
+        "false",
+        "with",
+        "has_cs",
+        "contains_cs",
+        "startswith_cs",
+        "endswith_cs",
+        "in~",
+        "lookup",
+        "invoke",
+        "range",
+        "print",
     ],
     keywords_ci: false,
     sigils: &[],
@@ -113,9 +269,42 @@ const YARAL: Family = Family {
     strings: &[("\"", "\""), ("`", "`")],
     escapes: true,
     keywords: &[
-        "rule", "meta", "events", "match", "outcome", "condition", "options", "over", "before", "after", "and", "or",
-        "not", "nocase", "re", "regex", "if", "in", "any", "all", "true", "false", "by", "cidr", "net", "strings",
-        "math", "timestamp", "array", "array_distinct", "count", "count_distinct", "sum", "max", "min", "setup",
+        "rule",
+        "meta",
+        "events",
+        "match",
+        "outcome",
+        "condition",
+        "options",
+        "over",
+        "before",
+        "after",
+        "and",
+        "or",
+        "not",
+        "nocase",
+        "re",
+        "regex",
+        "if",
+        "in",
+        "any",
+        "all",
+        "true",
+        "false",
+        "by",
+        "cidr",
+        "net",
+        "strings",
+        "math",
+        "timestamp",
+        "array",
+        "array_distinct",
+        "count",
+        "count_distinct",
+        "sum",
+        "max",
+        "min",
+        "setup",
     ],
     keywords_ci: false,
     sigils: &['$', '%'],
@@ -125,12 +314,18 @@ const YARAL: Family = Family {
 const PYTHON: Family = Family {
     line_comments: &["#"],
     block_comments: &[],
-    strings: &[("\"\"\"", "\"\"\""), ("'''", "'''"), ("\"", "\""), ("'", "'")],
+    strings: &[
+        ("\"\"\"", "\"\"\""),
+        ("'''", "'''"),
+        ("\"", "\""),
+        ("'", "'"),
+    ],
     escapes: true,
     keywords: &[
-        "def", "return", "if", "elif", "else", "and", "or", "not", "in", "is", "None", "True", "False", "import",
-        "from", "as", "for", "while", "with", "try", "except", "finally", "raise", "lambda", "class", "pass",
-        "break", "continue", "global", "yield", "any", "all", "len",
+        "def", "return", "if", "elif", "else", "and", "or", "not", "in", "is", "None", "True",
+        "False", "import", "from", "as", "for", "while", "with", "try", "except", "finally",
+        "raise", "lambda", "class", "pass", "break", "continue", "global", "yield", "any", "all",
+        "len",
     ],
     keywords_ci: false,
     sigils: &['@'],
@@ -143,9 +338,10 @@ const SQL: Family = Family {
     strings: &[("'", "'"), ("\"", "\"")],
     escapes: false,
     keywords: &[
-        "select", "from", "where", "and", "or", "not", "in", "is", "null", "like", "ilike", "group", "by", "order",
-        "having", "limit", "as", "join", "left", "right", "inner", "outer", "on", "with", "case", "when", "then",
-        "else", "end", "count", "distinct", "between", "union", "all", "exists", "true", "false", "asc", "desc",
+        "select", "from", "where", "and", "or", "not", "in", "is", "null", "like", "ilike",
+        "group", "by", "order", "having", "limit", "as", "join", "left", "right", "inner", "outer",
+        "on", "with", "case", "when", "then", "else", "end", "count", "distinct", "between",
+        "union", "all", "exists", "true", "false", "asc", "desc",
     ],
     keywords_ci: true,
     sigils: &[],
@@ -224,7 +420,9 @@ pub fn highlight(language: &str, text: &str) -> String {
             continue;
         }
         if c.is_ascii_digit() {
-            let n = rest.find(|x: char| !(x.is_ascii_alphanumeric() || x == '.')).unwrap_or(rest.len());
+            let n = rest
+                .find(|x: char| !(x.is_ascii_alphanumeric() || x == '.'))
+                .unwrap_or(rest.len());
             span(&mut out, "n", &rest[..n]);
             i += n;
             continue;
@@ -233,7 +431,13 @@ pub fn highlight(language: &str, text: &str) -> String {
             let n = rest.find(|x: char| !is_word(x)).unwrap_or(rest.len());
             let word = &rest[..n];
             let after = rest[n..].trim_start_matches([' ', '\t']);
-            let kw = f.keywords.iter().any(|k| if f.keywords_ci { k.eq_ignore_ascii_case(word) } else { *k == word });
+            let kw = f.keywords.iter().any(|k| {
+                if f.keywords_ci {
+                    k.eq_ignore_ascii_case(word)
+                } else {
+                    *k == word
+                }
+            });
             if f.colon_keys && after.starts_with(':') {
                 span(&mut out, "f", word);
             } else if kw {
@@ -245,7 +449,10 @@ pub fn highlight(language: &str, text: &str) -> String {
             continue;
         }
         if "=!<>|:~*()[]{},+-/%^&".contains(c) {
-            let n = rest.find(|x: char| !"=!<>|~&".contains(x)).filter(|&n| n > 0).unwrap_or(c.len_utf8());
+            let n = rest
+                .find(|x: char| !"=!<>|~&".contains(x))
+                .filter(|&n| n > 0)
+                .unwrap_or(c.len_utf8());
             span(&mut out, "o", &rest[..n]);
             i += n;
             continue;
@@ -265,7 +472,10 @@ fn comment_len(f: &Family, rest: &str) -> Option<usize> {
     }
     for (open, close) in f.block_comments {
         if let Some(body) = rest.strip_prefix(open) {
-            return Some(body.find(close).map_or(rest.len(), |n| open.len() + n + close.len()));
+            return Some(
+                body.find(close)
+                    .map_or(rest.len(), |n| open.len() + n + close.len()),
+            );
         }
     }
     None
@@ -273,7 +483,9 @@ fn comment_len(f: &Family, rest: &str) -> Option<usize> {
 
 fn string_len(f: &Family, rest: &str) -> Option<usize> {
     for (open, close) in f.strings {
-        let Some(body) = rest.strip_prefix(open) else { continue };
+        let Some(body) = rest.strip_prefix(open) else {
+            continue;
+        };
         let raw = open.starts_with('@') || open.starts_with('?') || *open == "`" || open.len() == 3;
         let mut chars = body.char_indices();
         while let Some((j, c)) = chars.next() {
@@ -294,10 +506,18 @@ fn sigil_len(c: char, rest: &str) -> usize {
     let start = c.len_utf8();
     if c == '`' {
         // SPL macro: up to the closing backtick.
-        return rest[start..].find('`').map_or(rest.len(), |n| start + n + 1);
+        return rest[start..]
+            .find('`')
+            .map_or(rest.len(), |n| start + n + 1);
     }
-    let n = rest[start..].find(|x: char| !(x.is_alphanumeric() || x == '_')).unwrap_or(rest.len() - start);
-    if c == '%' && rest[start + n..].starts_with('%') { start + n + 1 } else { start + n }
+    let n = rest[start..]
+        .find(|x: char| !(x.is_alphanumeric() || x == '_'))
+        .unwrap_or(rest.len() - start);
+    if c == '%' && rest[start + n..].starts_with('%') {
+        start + n + 1
+    } else {
+        start + n
+    }
 }
 
 #[cfg(test)]
@@ -306,8 +526,14 @@ mod tests {
 
     #[test]
     fn escapes_everything() {
-        for lang in ["sigma", "kuery", "lucene", "eql", "esql", "spl", "kql", "yaral", "python", "sql", "nope"] {
-            let h = highlight(lang, "a = \"<img src=x onerror=alert(1)>\" <script>alert(1)</script> & '\u{e9}");
+        for lang in [
+            "sigma", "kuery", "lucene", "eql", "esql", "spl", "kql", "yaral", "python", "sql",
+            "nope",
+        ] {
+            let h = highlight(
+                lang,
+                "a = \"<img src=x onerror=alert(1)>\" <script>alert(1)</script> & '\u{e9}",
+            );
             assert!(!h.contains("<img"), "{lang}: {h}");
             assert!(!h.contains("<script"), "{lang}: {h}");
             assert!(h.contains("&lt;"), "{lang}: {h}");
@@ -316,16 +542,25 @@ mod tests {
 
     #[test]
     fn colours_tokens() {
-        let h = highlight("kql", "SigninLogs // c\n| where ResultType == \"50074\" and x has 'a'");
+        let h = highlight(
+            "kql",
+            "SigninLogs // c\n| where ResultType == \"50074\" and x has 'a'",
+        );
         assert!(h.contains("<span class=\"hl-c\">// c</span>"), "{h}");
         assert!(h.contains("<span class=\"hl-k\">where</span>"), "{h}");
-        assert!(h.contains("<span class=\"hl-s\">&quot;50074&quot;</span>"), "{h}");
+        assert!(
+            h.contains("<span class=\"hl-s\">&quot;50074&quot;</span>"),
+            "{h}"
+        );
         let h = highlight("spl", "`okta` eventType=x | stats count by user");
         assert!(h.contains("<span class=\"hl-v\">`okta`</span>"), "{h}");
         let h = highlight("yaral", "$e.metadata.event_type = \"USER_LOGIN\" nocase");
         assert!(h.contains("<span class=\"hl-v\">$e</span>"), "{h}");
         assert!(h.contains("<span class=\"hl-k\">nocase</span>"), "{h}");
-        let h = highlight("sigma", "detection:\n  sel:\n    Image|endswith: '\\\\x.exe' # c\n  condition: sel");
+        let h = highlight(
+            "sigma",
+            "detection:\n  sel:\n    Image|endswith: '\\\\x.exe' # c\n  condition: sel",
+        );
         assert!(h.contains("<span class=\"hl-f\">detection</span>"), "{h}");
         assert!(h.contains("<span class=\"hl-c\"># c</span>"), "{h}");
         // Unterminated strings and comments end at the end of the text, without panicking.

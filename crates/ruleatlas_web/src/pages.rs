@@ -101,7 +101,9 @@ fn matrix_of(t: &ruleatlas_catalog::TechniqueRow) -> &'static str {
         return "ics";
     }
     let mobile = !t.platforms.is_empty()
-        && t.platforms.iter().all(|p| p.eq_ignore_ascii_case("android") || p.eq_ignore_ascii_case("ios"));
+        && t.platforms
+            .iter()
+            .all(|p| p.eq_ignore_ascii_case("android") || p.eq_ignore_ascii_case("ios"));
     if mobile { "mobile" } else { "enterprise" }
 }
 
@@ -109,8 +111,16 @@ fn heat(count: usize, max: usize) -> u8 {
     if count == 0 || max == 0 {
         return 0;
     }
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let level = if max <= 1 { 5 } else { 1 + ((count as f64).ln() / (max as f64).ln() * 4.0).round() as u8 };
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let level = if max <= 1 {
+        5
+    } else {
+        1 + ((count as f64).ln() / (max as f64).ln() * 4.0).round() as u8
+    };
     level.clamp(1, 5)
 }
 
@@ -118,8 +128,11 @@ fn heat(count: usize, max: usize) -> u8 {
 #[must_use]
 #[allow(clippy::too_many_lines)]
 pub fn overview(index: &Index, vendor: Option<Vendor>, matrix: &str) -> OverviewPage {
-    let counted: Vec<&IndexedRule> =
-        index.rules.iter().filter(|r| r.is_counted(false) && vendor.is_none_or(|v| r.doc.vendor == v)).collect();
+    let counted: Vec<&IndexedRule> = index
+        .rules
+        .iter()
+        .filter(|r| r.is_counted(false) && vendor.is_none_or(|v| r.doc.vendor == v))
+        .collect();
     // Rules per technique id (exact) and per parent (technique or any sub-technique).
     let mut exact: BTreeMap<&str, usize> = BTreeMap::new();
     let mut parent: BTreeMap<&str, usize> = BTreeMap::new();
@@ -156,14 +169,26 @@ pub fn overview(index: &Index, vendor: Option<Vendor>, matrix: &str) -> Overview
                     name: t.name.clone(),
                     count: parent.get(t.id.as_str()).copied().unwrap_or(0),
                     heat: 0,
-                    subs: index.techniques.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).count(),
+                    subs: index
+                        .techniques
+                        .range(prefix.clone()..)
+                        .take_while(|(k, _)| k.starts_with(&prefix))
+                        .count(),
                 }
             })
             .collect();
         cells.sort_by(|a, b| a.name.cmp(&b.name));
-        columns.push(Column { name: tactic.name.clone(), known: *known, cells });
+        columns.push(Column {
+            name: tactic.name.clone(),
+            known: *known,
+            cells,
+        });
     }
-    let max = columns.iter().flat_map(|c| c.cells.iter().map(|x| x.count)).max().unwrap_or(0);
+    let max = columns
+        .iter()
+        .flat_map(|c| c.cells.iter().map(|x| x.count))
+        .max()
+        .unwrap_or(0);
     for c in &mut columns {
         for cell in &mut c.cells {
             cell.heat = heat(cell.count, max);
@@ -212,7 +237,12 @@ pub fn overview(index: &Index, vendor: Option<Vendor>, matrix: &str) -> Overview
             id: s.id.clone(),
             name: s.name.clone(),
             rules: s.rules,
-            note: s.vendors.keys().map(|k| vendor_display(k)).collect::<Vec<_>>().join(", "),
+            note: s
+                .vendors
+                .keys()
+                .map(|k| vendor_display(k))
+                .collect::<Vec<_>>()
+                .join(", "),
         })
         .collect();
     let unknown = summaries
@@ -223,7 +253,11 @@ pub fn overview(index: &Index, vendor: Option<Vendor>, matrix: &str) -> Overview
             id: s.id.clone(),
             name: s.name.clone(),
             rules: s.rules,
-            note: s.revoked_by.clone().map(|r| format!("revoked by {r}")).unwrap_or_default(),
+            note: s
+                .revoked_by
+                .clone()
+                .map(|r| format!("revoked by {r}"))
+                .unwrap_or_default(),
         })
         .collect();
 
@@ -236,9 +270,17 @@ pub fn overview(index: &Index, vendor: Option<Vendor>, matrix: &str) -> Overview
         if m != "enterprise" {
             parts.push(format!("matrix={m}"));
         }
-        if parts.is_empty() { "/".to_string() } else { format!("/?{}", parts.join("&")) }
+        if parts.is_empty() {
+            "/".to_string()
+        } else {
+            format!("/?{}", parts.join("&"))
+        }
     };
-    let mut vendor_links = vec![Link { href: q(None, matrix), label: "All vendors".into(), active: vendor.is_none() }];
+    let mut vendor_links = vec![Link {
+        href: q(None, matrix),
+        label: "All vendors".into(),
+        active: vendor.is_none(),
+    }];
     vendor_links.extend(Vendor::ALL.iter().map(|v| Link {
         href: q(Some(v.key()), matrix),
         label: v.display().to_string(),
@@ -246,7 +288,11 @@ pub fn overview(index: &Index, vendor: Option<Vendor>, matrix: &str) -> Overview
     }));
     let matrix_links = ["enterprise", "mobile", "ics"]
         .iter()
-        .map(|m| Link { href: q(vkey, m), label: format!("{}{}", m[..1].to_uppercase(), &m[1..]), active: *m == matrix })
+        .map(|m| Link {
+            href: q(vkey, m),
+            label: format!("{}{}", m[..1].to_uppercase(), &m[1..]),
+            active: *m == matrix,
+        })
         .collect();
     OverviewPage {
         title: "Overview".into(),
@@ -365,18 +411,29 @@ pub struct TechniquePage {
 fn ops_text(ops: &BTreeMap<String, usize>) -> String {
     let mut v: Vec<(&String, &usize)> = ops.iter().collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
-    v.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn value_view(index: &Index, row: &ValueRow) -> ValueView {
-    let op = if row.negated && row.op != "ne" { format!("not {}", row.op) } else { row.op.clone() };
+    let op = if row.negated && row.op != "ne" {
+        format!("not {}", row.op)
+    } else {
+        row.op.clone()
+    };
     ValueView {
         field: row.field.clone(),
         field_href: field_href(&row.field),
         op,
         value: row.value.clone(),
         rules: row.rules,
-        reach: row.corpus_reach.filter(|&n| n != row.rules).map(|n| n.to_string()).unwrap_or_default(),
+        reach: row
+            .corpus_reach
+            .filter(|&n| n != row.rules)
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
         used_by: row
             .rule_ids
             .iter()
@@ -384,31 +441,85 @@ fn value_view(index: &Index, row: &ValueRow) -> ValueView {
                 let r = index.rule(id);
                 RuleLink {
                     href: rule_href(id),
-                    title: r.map_or_else(|| id.clone(), |r| if r.doc.title.is_empty() { id.clone() } else { r.doc.title.clone() }),
-                    vendor: r.map(|r| r.doc.vendor.display().to_string()).unwrap_or_default(),
+                    title: r.map_or_else(
+                        || id.clone(),
+                        |r| {
+                            if r.doc.title.is_empty() {
+                                id.clone()
+                            } else {
+                                r.doc.title.clone()
+                            }
+                        },
+                    ),
+                    vendor: r
+                        .map(|r| r.doc.vendor.display().to_string())
+                        .unwrap_or_default(),
                 }
             })
             .collect(),
     }
 }
 
+/// ATT&CK descriptions are Markdown with `(Citation: ...)` markers: keep the text, as paragraphs.
+fn plain_description(md: &str) -> Vec<String> {
+    let mut text = String::with_capacity(md.len());
+    let mut rest = md;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("(Citation:") {
+            rest = after.find(')').map_or("", |n| &after[n + 1..]);
+            continue;
+        }
+        if rest.starts_with('[')
+            && let Some(close) = rest.find("](")
+            && let Some(end) = rest[close..].find(')')
+            && !rest[1..close].contains('[')
+        {
+            text.push_str(&rest[1..close]);
+            rest = &rest[close + end + 1..];
+            continue;
+        }
+        let Some(c) = rest.chars().next() else { break };
+        text.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    text.split("\n\n").map(|p| p.trim().replace("<code>", "").replace("</code>", "")).filter(|p| !p.is_empty()).collect()
+}
+
 fn split_top<T>(mut v: Vec<T>, n: usize) -> (Vec<T>, Vec<T>) {
-    let rest = if v.len() > n { v.split_off(n) } else { Vec::new() };
+    let rest = if v.len() > n {
+        v.split_off(n)
+    } else {
+        Vec::new()
+    };
     (v, rest)
 }
 
-fn select(name: &str, label: &str, values: BTreeSet<String>, current: Option<&str>, show: impl Fn(&str) -> String) -> Select {
+fn select(
+    name: &str,
+    label: &str,
+    values: BTreeSet<String>,
+    current: Option<&str>,
+    show: impl Fn(&str) -> String,
+) -> Select {
     let mut values = values;
     if let Some(c) = current {
         values.insert(c.to_string());
     }
-    let mut options = vec![Opt { value: String::new(), label: "(all)".into(), selected: current.is_none() }];
+    let mut options = vec![Opt {
+        value: String::new(),
+        label: "(all)".into(),
+        selected: current.is_none(),
+    }];
     options.extend(values.into_iter().map(|v| Opt {
         label: show(&v),
         selected: current.is_some_and(|c| c.eq_ignore_ascii_case(&v)),
         value: v,
     }));
-    Select { name: name.into(), label: label.into(), options }
+    Select {
+        name: name.into(),
+        label: label.into(),
+        options,
+    }
 }
 
 /// The query string of a guide filter (empty when none).
@@ -428,7 +539,11 @@ pub fn filter_query(f: &GuideFilter) -> String {
     if f.include_hunts {
         parts.push("include_hunts=true".into());
     }
-    if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
 }
 
 /// The guide page of technique `id` under `filter`; `None` when the id is unknown.
@@ -444,7 +559,11 @@ pub fn technique(index: &Index, id: &str, filter: &GuideFilter) -> Option<Techni
     let mut vendors = BTreeSet::new();
     let mut severities = BTreeSet::new();
     let mut statuses = BTreeSet::new();
-    for r in index.rules.iter().filter(|r| r.is_counted(filter.include_hunts) && guide::rule_has_technique(r, id)) {
+    for r in index
+        .rules
+        .iter()
+        .filter(|r| r.is_counted(filter.include_hunts) && guide::rule_has_technique(r, id))
+    {
         platforms.extend(r.doc.platforms.iter().cloned());
         domains.extend(r.doc.domains.iter().cloned());
         vendors.insert(r.doc.vendor.key().to_string());
@@ -453,11 +572,35 @@ pub fn technique(index: &Index, id: &str, filter: &GuideFilter) -> Option<Techni
     }
     let same = |s: &str| s.to_string();
     let selects = vec![
-        select("platform", "Platform", platforms, filter.platform.as_deref(), same),
+        select(
+            "platform",
+            "Platform",
+            platforms,
+            filter.platform.as_deref(),
+            same,
+        ),
         select("domain", "Domain", domains, filter.domain.as_deref(), same),
-        select("vendor", "Vendor", vendors, filter.vendor.map(Vendor::key), vendor_display),
-        select("severity", "Severity", severities, filter.severity.as_deref(), same),
-        select("rule_status", "Rule status", statuses, filter.rule_status.as_deref(), same),
+        select(
+            "vendor",
+            "Vendor",
+            vendors,
+            filter.vendor.map(Vendor::key),
+            vendor_display,
+        ),
+        select(
+            "severity",
+            "Severity",
+            severities,
+            filter.severity.as_deref(),
+            same,
+        ),
+        select(
+            "rule_status",
+            "Rule status",
+            statuses,
+            filter.rule_status.as_deref(),
+            same,
+        ),
     ];
 
     let fields: Vec<FieldView> = g
@@ -469,18 +612,34 @@ pub fn technique(index: &Index, id: &str, filter: &GuideFilter) -> Option<Techni
             rules: f.rules,
             how: ops_text(&f.ops),
             samples: f.samples.join(", "),
-            raw: f.raw.iter().map(|(v, r)| format!("{}: {}", vendor_display(v), r.join(", "))).collect::<Vec<_>>().join("; "),
+            raw: f
+                .raw
+                .iter()
+                .map(|(v, r)| format!("{}: {}", vendor_display(v), r.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; "),
         })
         .collect();
     let indicators: Vec<ValueView> = g.indicators.iter().map(|r| value_view(index, r)).collect();
     let exclusions: Vec<ValueView> = g.exclusions.iter().map(|r| value_view(index, r)).collect();
-    let fps: Vec<FpView> = g.false_positives.iter().map(|f| FpView { text: f.text.clone(), rules: f.rules }).collect();
+    let fps: Vec<FpView> = g
+        .false_positives
+        .iter()
+        .map(|f| FpView {
+            text: f.text.clone(),
+            rules: f.rules,
+        })
+        .collect();
 
     let mut groups: Vec<RuleGroup> = Vec::new();
     for r in &g.rules {
         let vendor = vendor_display(&r.vendor);
         if groups.last().is_none_or(|gr| gr.vendor != vendor) {
-            groups.push(RuleGroup { vendor: vendor.clone(), count: 0, rules: Vec::new() });
+            groups.push(RuleGroup {
+                vendor: vendor.clone(),
+                count: 0,
+                rules: Vec::new(),
+            });
         }
         let mut flags = Vec::new();
         if r.kind != "rule" {
@@ -496,7 +655,11 @@ pub fn technique(index: &Index, id: &str, filter: &GuideFilter) -> Option<Techni
             gr.count += 1;
             gr.rules.push(GuideRuleView {
                 href: rule_href(&r.id),
-                title: if r.title.is_empty() { r.id.clone() } else { r.title.clone() },
+                title: if r.title.is_empty() {
+                    r.id.clone()
+                } else {
+                    r.title.clone()
+                },
                 platforms: r.platforms.join(", "),
                 domains: r.domains.join(", "),
                 severity: r.severity.clone().unwrap_or_default(),
@@ -508,32 +671,67 @@ pub fn technique(index: &Index, id: &str, filter: &GuideFilter) -> Option<Techni
         }
     }
 
-    let (fields_total, ind_total, exc_total, fps_total) = (fields.len(), indicators.len(), exclusions.len(), fps.len());
+    let (fields_total, ind_total, exc_total, fps_total) =
+        (fields.len(), indicators.len(), exclusions.len(), fps.len());
     let (fields_top, fields_rest) = split_top(fields, TOP_FIELDS);
     let (ind_top, ind_rest) = split_top(indicators, TOP_VALUES);
     let (exc_top, exc_rest) = split_top(exclusions, TOP_VALUES);
     let (fps_top, fps_rest) = split_top(fps, TOP_FPS);
-    let name_of = |x: &str| guide::technique_info(index, x).map(|t| t.name).unwrap_or_default();
+    let name_of = |x: &str| {
+        guide::technique_info(index, x)
+            .map(|t| t.name)
+            .unwrap_or_default()
+    };
     Some(TechniquePage {
         title: format!("{} {}", t.id, t.name),
         id: t.id.clone(),
         name: t.name.clone(),
         known: t.known,
-        revoked_by: t.revoked_by.as_ref().map(|r| Link { href: technique_href(r), label: format!("{r} {}", name_of(r)), active: false }),
-        parent: t.parent.as_ref().map(|p| Link { href: technique_href(p), label: format!("{p} {}", name_of(p)), active: false }),
+        revoked_by: t.revoked_by.as_ref().map(|r| Link {
+            href: technique_href(r),
+            label: format!("{r} {}", name_of(r)),
+            active: false,
+        }),
+        parent: t.parent.as_ref().map(|p| Link {
+            href: technique_href(p),
+            label: format!("{p} {}", name_of(p)),
+            active: false,
+        }),
         attack_url: t.url.as_deref().and_then(safe_url).map(str::to_string),
-        tactics: t.tactics.join(", "),
-        description: t.description.split("\n\n").map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect(),
-        strategies: t.detection_strategies.iter().map(|d| format!("{} {}", d.id, d.name)).collect(),
+        tactics: t
+            .tactics
+            .iter()
+            .map(|x| {
+                index.tactics.iter().find(|(ta, _)| &ta.shortname == x).map_or_else(|| x.clone(), |(ta, _)| ta.name.clone())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        description: plain_description(&t.description),
+        strategies: t
+            .detection_strategies
+            .iter()
+            .map(|d| format!("{} {}", d.id, d.name))
+            .collect(),
         selects,
         include_hunts: filter.include_hunts,
         filtered: *filter != GuideFilter::default(),
         rule_count: g.rule_count,
-        vendor_counts: g.vendors.iter().map(|(k, n)| format!("{} {n}", vendor_display(k))).collect::<Vec<_>>().join(", "),
+        vendor_counts: g
+            .vendors
+            .iter()
+            .map(|(k, n)| format!("{} {n}", vendor_display(k)))
+            .collect::<Vec<_>>()
+            .join(", "),
         subs: g
             .subtechniques
             .iter()
-            .map(|s| TechLink { href: technique_href(&s.id), id: s.id.clone(), name: s.name.clone(), rules: s.rules, note: String::new() })
+            .map(|s| TechLink {
+                href: technique_href(&s.id),
+                id: s.id.clone(),
+                name: s.name.clone(),
+                rules: s.rules,
+                note: String::new(),
+            })
             .collect(),
         fields_total,
         fields_top,
@@ -628,9 +826,16 @@ pub fn upstream_url(r: &IndexedRule) -> Option<String> {
         return None;
     }
     let (repo, branch) = upstream_repo(r.doc.vendor);
-    let rev = r.commit.as_deref().filter(|c| c.len() >= 7 && c.bytes().all(|b| b.is_ascii_hexdigit())).unwrap_or(branch);
+    let rev = r
+        .commit
+        .as_deref()
+        .filter(|c| c.len() >= 7 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or(branch);
     let path: Vec<String> = path.split('/').map(enc).collect();
-    Some(format!("https://github.com/{repo}/blob/{rev}/{}", path.join("/")))
+    Some(format!(
+        "https://github.com/{repo}/blob/{rev}/{}",
+        path.join("/")
+    ))
 }
 
 fn opt(s: Option<&String>) -> String {
@@ -643,30 +848,89 @@ pub fn rule(r: &IndexedRule) -> RulePage {
     let d = &r.doc;
     let yes = |b: bool| if b { "yes" } else { "no" }.to_string();
     let mut meta = vec![
-        Meta { label: "Id".into(), value: r.id.clone() },
-        Meta { label: "Vendor".into(), value: d.vendor.display().into() },
-        Meta { label: "Kind".into(), value: d.kind.as_str().into() },
-        Meta { label: "Severity".into(), value: opt(d.severity.as_ref()) },
-        Meta { label: "Rule status".into(), value: opt(d.rule_status.as_ref()) },
-        Meta { label: "Parse status".into(), value: d.status.as_str().into() },
-        Meta { label: "Language".into(), value: d.language.clone() },
-        Meta { label: "Platforms".into(), value: d.platforms.join(", ") },
-        Meta { label: "Domains".into(), value: d.domains.join(", ") },
-        Meta { label: "Raw platforms".into(), value: d.raw_platforms.join(", ") },
-        Meta { label: "Raw domains".into(), value: d.raw_domains.join(", ") },
-        Meta { label: "Tactics".into(), value: d.tactics.join(", ") },
+        Meta {
+            label: "Id".into(),
+            value: r.id.clone(),
+        },
+        Meta {
+            label: "Vendor".into(),
+            value: d.vendor.display().into(),
+        },
+        Meta {
+            label: "Kind".into(),
+            value: d.kind.as_str().into(),
+        },
+        Meta {
+            label: "Severity".into(),
+            value: opt(d.severity.as_ref()),
+        },
+        Meta {
+            label: "Rule status".into(),
+            value: opt(d.rule_status.as_ref()),
+        },
+        Meta {
+            label: "Parse status".into(),
+            value: d.status.as_str().into(),
+        },
+        Meta {
+            label: "Language".into(),
+            value: d.language.clone(),
+        },
+        Meta {
+            label: "Platforms".into(),
+            value: d.platforms.join(", "),
+        },
+        Meta {
+            label: "Domains".into(),
+            value: d.domains.join(", "),
+        },
+        Meta {
+            label: "Raw platforms".into(),
+            value: d.raw_platforms.join(", "),
+        },
+        Meta {
+            label: "Raw domains".into(),
+            value: d.raw_domains.join(", "),
+        },
+        Meta {
+            label: "Tactics".into(),
+            value: d.tactics.join(", "),
+        },
         Meta {
             label: "Log source".into(),
-            value: d.logsource.iter().map(|(k, v)| format!("{k}: {}", v.join(", "))).collect::<Vec<_>>().join("; "),
+            value: d
+                .logsource
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; "),
         },
-        Meta { label: "Deprecated".into(), value: yes(d.deprecated) },
-        Meta { label: "Enabled".into(), value: yes(d.enabled) },
-        Meta { label: "Building block".into(), value: yes(d.building_block) },
-        Meta { label: "Authors".into(), value: d.authors.join(", ") },
-        Meta { label: "Source".into(), value: r.source.clone() },
+        Meta {
+            label: "Deprecated".into(),
+            value: yes(d.deprecated),
+        },
+        Meta {
+            label: "Enabled".into(),
+            value: yes(d.enabled),
+        },
+        Meta {
+            label: "Building block".into(),
+            value: yes(d.building_block),
+        },
+        Meta {
+            label: "Authors".into(),
+            value: d.authors.join(", "),
+        },
+        Meta {
+            label: "Source".into(),
+            value: r.source.clone(),
+        },
     ];
     if let Some(c) = &r.commit {
-        meta.push(Meta { label: "Commit".into(), value: c.clone() });
+        meta.push(Meta {
+            label: "Commit".into(),
+            value: c.clone(),
+        });
     }
     meta.retain(|m| !m.value.is_empty());
     let predicates = d
@@ -678,14 +942,26 @@ pub fn rule(r: &IndexedRule) -> RulePage {
             field_href: field_href(&p.field),
             raw_field: p.raw_field.clone(),
             op: p.op.to_string(),
-            values: p.values.iter().map(ruleatlas_model::Value::to_text).collect(),
+            values: p
+                .values
+                .iter()
+                .map(ruleatlas_model::Value::to_text)
+                .collect(),
             case_sensitive: p.case_sensitive,
             negated: p.negated,
             exclusion: p.exclusion,
             kind: p.kind.as_str().into(),
             computed: p.computed,
-            context: if p.context.is_empty() { String::new() } else { serde_json::to_string(&p.context).unwrap_or_default() },
-            origin: p.origin.as_ref().map(|o| format!("{}:{}:{}", o.path, o.line, o.column)).unwrap_or_default(),
+            context: if p.context.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string(&p.context).unwrap_or_default()
+            },
+            origin: p
+                .origin
+                .as_ref()
+                .map(|o| format!("{}:{}:{}", o.path, o.line, o.column))
+                .unwrap_or_default(),
         })
         .collect();
     let unparsed = d
@@ -695,7 +971,10 @@ pub fn rule(r: &IndexedRule) -> RulePage {
         .map(|u| TextRow {
             a: u.reason.clone(),
             b: u.text.clone(),
-            c: u.origin.as_ref().map(|o| format!("{}:{}:{}", o.path, o.line, o.column)).unwrap_or_default(),
+            c: u.origin
+                .as_ref()
+                .map(|o| format!("{}:{}:{}", o.path, o.line, o.column))
+                .unwrap_or_default(),
         })
         .collect();
     let diagnostics = d
@@ -710,11 +989,19 @@ pub fn rule(r: &IndexedRule) -> RulePage {
                 (None, Some(l), Some(c)) => format!("{l}:{c}"),
                 _ => String::new(),
             };
-            TextRow { a: format!("{:?}", x.severity).to_lowercase(), b: format!("{}: {}", x.code, x.message), c: at }
+            TextRow {
+                a: format!("{:?}", x.severity).to_lowercase(),
+                b: format!("{}: {}", x.code, x.message),
+                c: at,
+            }
         })
         .collect();
     RulePage {
-        title: if d.title.is_empty() { r.id.clone() } else { d.title.clone() },
+        title: if d.title.is_empty() {
+            r.id.clone()
+        } else {
+            d.title.clone()
+        },
         id: r.id.clone(),
         vendor: d.vendor.display().into(),
         description: opt(d.description.as_ref()),
@@ -737,7 +1024,10 @@ pub fn rule(r: &IndexedRule) -> RulePage {
         references: d
             .references
             .iter()
-            .map(|x| RefLink { href: safe_url(x).map(str::to_string), text: x.clone() })
+            .map(|x| RefLink {
+                href: safe_url(x).map(str::to_string),
+                text: x.clone(),
+            })
             .collect(),
         false_positives: d.false_positives.clone(),
         language: d.language.clone(),
@@ -772,11 +1062,17 @@ pub struct FieldsPage {
 }
 
 fn vendor_counts(m: &BTreeMap<String, usize>) -> String {
-    m.iter().map(|(k, n)| format!("{} {n}", vendor_display(k))).collect::<Vec<_>>().join(", ")
+    m.iter()
+        .map(|(k, n)| format!("{} {n}", vendor_display(k)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn raw_names(m: &BTreeMap<String, Vec<String>>) -> String {
-    m.iter().map(|(k, r)| format!("{}: {}", vendor_display(k), r.join(", "))).collect::<Vec<_>>().join("; ")
+    m.iter()
+        .map(|(k, r)| format!("{}: {}", vendor_display(k), r.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Every field used by counted rules.
@@ -794,7 +1090,12 @@ pub fn fields(index: &Index) -> FieldsPage {
         .collect();
     let total = rows.len();
     let (top, rest) = split_top(rows, 300);
-    FieldsPage { title: "Fields".into(), total, top, rest }
+    FieldsPage {
+        title: "Fields".into(),
+        total,
+        top,
+        rest,
+    }
 }
 
 pub struct Count {
@@ -834,8 +1135,19 @@ fn rule_link(index: &Index, id: &str) -> RuleLink {
     let r = index.rule(id);
     RuleLink {
         href: rule_href(id),
-        title: r.map_or_else(|| id.to_string(), |r| if r.doc.title.is_empty() { id.to_string() } else { r.doc.title.clone() }),
-        vendor: r.map(|r| r.doc.vendor.display().to_string()).unwrap_or_default(),
+        title: r.map_or_else(
+            || id.to_string(),
+            |r| {
+                if r.doc.title.is_empty() {
+                    id.to_string()
+                } else {
+                    r.doc.title.clone()
+                }
+            },
+        ),
+        vendor: r
+            .map(|r| r.doc.vendor.display().to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -850,13 +1162,21 @@ pub fn field(index: &Index, name: &str) -> Option<FieldPage> {
         .map(|(k, n)| FieldVendor {
             vendor: vendor_display(k),
             rules: *n,
-            raw: d.summary.raw.get(k).map(|r| r.join(", ")).unwrap_or_default(),
+            raw: d
+                .summary
+                .raw
+                .get(k)
+                .map(|r| r.join(", "))
+                .unwrap_or_default(),
         })
         .collect();
     let mut by_vendor: BTreeMap<Vendor, Vec<RuleLink>> = BTreeMap::new();
     for id in &d.rule_ids {
         if let Some(r) = index.rule(id) {
-            by_vendor.entry(r.doc.vendor).or_default().push(rule_link(index, id));
+            by_vendor
+                .entry(r.doc.vendor)
+                .or_default()
+                .push(rule_link(index, id));
         }
     }
     let groups = by_vendor
@@ -864,23 +1184,47 @@ pub fn field(index: &Index, name: &str) -> Option<FieldPage> {
         .map(|(v, links)| {
             let count = links.len();
             let (top, rest) = split_top(links, 50);
-            LinkGroup { vendor: v.display().into(), count, top, rest }
+            LinkGroup {
+                vendor: v.display().into(),
+                count,
+                top,
+                rest,
+            }
         })
         .collect();
-    let search = |v: &str| format!("/search?q={}", enc(&format!("field:{} value:\"{}\"", d.summary.field, v)));
+    let search = |v: &str| {
+        format!(
+            "/search?q={}",
+            enc(&format!("field:{} value:\"{}\"", d.summary.field, v))
+        )
+    };
     Some(FieldPage {
         title: format!("Field {}", d.summary.field),
         field: d.summary.field.clone(),
         rules: d.summary.rules,
         vendors,
         ops: ops_text(&d.ops),
-        samples: d.samples.iter().map(|(v, n)| Count { label: v.clone(), href: search(v), count: *n }).collect(),
+        samples: d
+            .samples
+            .iter()
+            .map(|(v, n)| Count {
+                label: v.clone(),
+                href: search(v),
+                count: *n,
+            })
+            .collect(),
         techniques: d
             .techniques
             .iter()
             .map(|(t, n)| {
-                let name = guide::technique_info(index, t).map(|x| x.name).unwrap_or_default();
-                Count { label: format!("{t} {name}"), href: technique_href(t), count: *n }
+                let name = guide::technique_info(index, t)
+                    .map(|x| x.name)
+                    .unwrap_or_default();
+                Count {
+                    label: format!("{t} {name}"),
+                    href: technique_href(t),
+                    count: *n,
+                }
             })
             .collect(),
         groups,
@@ -932,25 +1276,65 @@ pub fn search(index: &Index, q: &str) -> SearchPage {
                 .into_iter()
                 .map(|r| SearchRow {
                     href: rule_href(&r.id),
-                    title: if r.doc.title.is_empty() { r.id.clone() } else { r.doc.title.clone() },
+                    title: if r.doc.title.is_empty() {
+                        r.id.clone()
+                    } else {
+                        r.doc.title.clone()
+                    },
                     id: r.id.clone(),
                     status: r.doc.status.as_str().into(),
                     path: r.doc.path.clone(),
                     techniques: r
                         .techniques
                         .iter()
-                        .map(|t| Link { href: technique_href(&t.id), label: t.id.clone(), active: false })
+                        .map(|t| Link {
+                            href: technique_href(&t.id),
+                            label: t.id.clone(),
+                            active: false,
+                        })
                         .collect(),
                 })
                 .collect(),
         })
         .collect();
     SearchPage {
-        title: if q.is_empty() { "Search".into() } else { format!("Search: {q}") },
+        title: if q.is_empty() {
+            "Search".into()
+        } else {
+            format!("Search: {q}")
+        },
         q: q.to_string(),
         searched: !parsed.is_empty(),
         total: groups.iter().map(|g| g.rows.len()).sum(),
         groups,
         api_href: format!("/api/search?q={}", enc(q)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_lose_markdown_links_and_citations() {
+        let d = plain_description(
+            "Adversaries may use [MFA](https://attack.mitre.org/techniques/T1111) requests.(Citation: Mandiant APT29)\n\nMore <code>x</code>.",
+        );
+        assert_eq!(d, vec!["Adversaries may use MFA requests.".to_string(), "More x.".to_string()]);
+    }
+
+    #[test]
+    fn upstream_links_use_the_vendor_repository() {
+        let mut doc = ruleatlas_model::RuleDoc::new(Vendor::Splunk, "detections/cloud/a b.yml");
+        doc.title = "t".into();
+        let mut r = IndexedRule { id: "splunk:x".into(), source: String::new(), commit: None, doc, techniques: Vec::new() };
+        assert_eq!(
+            upstream_url(&r).as_deref(),
+            Some("https://github.com/splunk/security_content/blob/develop/detections/cloud/a%20b.yml")
+        );
+        r.commit = Some("0123456789abcdef".into());
+        assert!(upstream_url(&r).is_some_and(|u| u.contains("/blob/0123456789abcdef/")));
+        r.doc.path = "../etc/passwd".into();
+        assert_eq!(upstream_url(&r), None);
     }
 }

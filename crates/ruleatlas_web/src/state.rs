@@ -58,8 +58,10 @@ impl PageCache {
         let mut map = self.map.write().unwrap_or_else(PoisonError::into_inner);
         let mut bytes = self.bytes.lock().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= CACHE_ENTRIES || *bytes + size > CACHE_BYTES {
-            let mut ages: Vec<(u64, String)> =
-                map.iter().map(|(k, e)| (e.last_used.load(Ordering::Relaxed), k.clone())).collect();
+            let mut ages: Vec<(u64, String)> = map
+                .iter()
+                .map(|(k, e)| (e.last_used.load(Ordering::Relaxed), k.clone()))
+                .collect();
             ages.sort_unstable();
             for (_, k) in ages.into_iter().take(map.len() / 4 + 1) {
                 if let Some(e) = map.remove(&k) {
@@ -67,7 +69,10 @@ impl PageCache {
                 }
             }
         }
-        let entry = Entry { page, last_used: AtomicU64::new(self.tick()) };
+        let entry = Entry {
+            page,
+            last_used: AtomicU64::new(self.tick()),
+        };
         if let Some(old) = map.insert(key.clone(), entry) {
             *bytes = bytes.saturating_sub(old.page.body.len() + key.len());
         }
@@ -76,7 +81,10 @@ impl PageCache {
 
     /// Number of cached pages.
     pub fn len(&self) -> usize {
-        self.map.read().unwrap_or_else(PoisonError::into_inner).len()
+        self.map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Whether nothing is cached.
@@ -129,7 +137,11 @@ impl AppState {
 
     fn new(index: Index, catalog: Option<PathBuf>) -> AppState {
         warm(&index);
-        let snap = Snapshot { index, cache: PageCache::default(), generation: 1 };
+        let snap = Snapshot {
+            index,
+            cache: PageCache::default(),
+            generation: 1,
+        };
         AppState {
             shared: Arc::new(Shared {
                 current: RwLock::new(Arc::new(snap)),
@@ -152,7 +164,11 @@ impl AppState {
     /// The snapshot requests read from; it stays valid while a reload swaps in another.
     #[must_use]
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.shared.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.shared
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The catalog file reloads read, if any.
@@ -165,8 +181,16 @@ impl AppState {
     pub fn swap(&self, index: Index) -> u64 {
         warm(&index);
         let generation = self.shared.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let snap = Arc::new(Snapshot { index, cache: PageCache::default(), generation });
-        *self.shared.current.write().unwrap_or_else(PoisonError::into_inner) = snap;
+        let snap = Arc::new(Snapshot {
+            index,
+            cache: PageCache::default(),
+            generation,
+        });
+        *self
+            .shared
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = snap;
         generation
     }
 
@@ -176,13 +200,26 @@ impl AppState {
     /// # Errors
     /// No catalog path, or the file cannot be opened as a catalog.
     pub fn reload(&self) -> Result<ReloadInfo, String> {
-        let _one = self.shared.reloading.lock().unwrap_or_else(PoisonError::into_inner);
-        let path = self.shared.catalog.as_deref().ok_or("this server was not started from a catalog file")?;
+        let _one = self
+            .shared
+            .reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let path = self
+            .shared
+            .catalog
+            .as_deref()
+            .ok_or("this server was not started from a catalog file")?;
         let started = Instant::now();
-        let index = Index::open(path).map_err(|e| format!("reload of {} failed: {e}", path.display()))?;
+        let index =
+            Index::open(path).map_err(|e| format!("reload of {} failed: {e}", path.display()))?;
         let rules = index.rules.len();
         let generation = self.swap(index);
-        Ok(ReloadInfo { rules, generation, seconds: started.elapsed().as_secs_f64() })
+        Ok(ReloadInfo {
+            rules,
+            generation,
+            seconds: started.elapsed().as_secs_f64(),
+        })
     }
 
     /// [`AppState::reload`] on a blocking thread.
@@ -191,7 +228,9 @@ impl AppState {
     /// As [`AppState::reload`].
     pub async fn reload_async(&self) -> Result<ReloadInfo, String> {
         let me = self.clone();
-        tokio::task::spawn_blocking(move || me.reload()).await.map_err(|e| format!("reload task failed: {e}"))?
+        tokio::task::spawn_blocking(move || me.reload())
+            .await
+            .map_err(|e| format!("reload task failed: {e}"))?
     }
 }
 
@@ -205,7 +244,11 @@ mod tests {
         for i in 0..(CACHE_ENTRIES + 100) {
             c.put(
                 format!("k{i}"),
-                Rendered { status: StatusCode::OK, content_type: "text/plain", body: Bytes::from_static(b"x") },
+                Rendered {
+                    status: StatusCode::OK,
+                    content_type: "text/plain",
+                    body: Bytes::from_static(b"x"),
+                },
             );
         }
         assert!(c.len() <= CACHE_ENTRIES);

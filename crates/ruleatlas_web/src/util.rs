@@ -51,7 +51,9 @@ pub fn form_decode(s: &str) -> Result<String, BadQuery> {
 pub fn parse_query(q: Option<&str>) -> Result<Vec<(String, String)>, BadQuery> {
     let Some(q) = q else { return Ok(Vec::new()) };
     if q.len() > MAX_QUERY {
-        return Err(BadQuery(format!("query string longer than {MAX_QUERY} bytes")));
+        return Err(BadQuery(format!(
+            "query string longer than {MAX_QUERY} bytes"
+        )));
     }
     let mut out = Vec::new();
     for part in q.split('&').filter(|p| !p.is_empty()) {
@@ -64,7 +66,12 @@ pub fn parse_query(q: Option<&str>) -> Result<Vec<(String, String)>, BadQuery> {
 /// The last value given for `key`, trimmed; empty counts as absent.
 #[must_use]
 pub fn param<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
 }
 
 /// A boolean flag: absent, `0`, `false`, `no`, `off` are false; `1`, `true`, `yes`, `on` true.

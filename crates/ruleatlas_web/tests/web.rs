@@ -19,7 +19,13 @@ use tower::ServiceExt;
 const XSS_TITLE: &str = "<script>alert(1)</script>";
 const XSS_VALUE: &str = "<img src=x onerror=alert(1)>";
 
-fn rule(vendor: Vendor, native: &str, title: &str, technique: &str, preds: Vec<Predicate>) -> LoadedRule {
+fn rule(
+    vendor: Vendor,
+    native: &str,
+    title: &str,
+    technique: &str,
+    preds: Vec<Predicate>,
+) -> LoadedRule {
     let mut doc = RuleDoc::new(vendor, format!("rules/{native}.yml"));
     doc.native_id = Some(native.to_string());
     doc.title = title.to_string();
@@ -37,7 +43,10 @@ fn rule(vendor: Vendor, native: &str, title: &str, technique: &str, preds: Vec<P
     doc.rule_status = Some("test".into());
     doc.platforms = vec!["okta".into()];
     doc.domains = vec!["identity".into()];
-    doc.techniques = vec![TechniqueRef { id: technique.into(), name: Some("MFA Request Generation".into()) }];
+    doc.techniques = vec![TechniqueRef {
+        id: technique.into(),
+        name: Some("MFA Request Generation".into()),
+    }];
     doc.lowered.predicates = preds;
     doc.status = ParseStatus::Full;
     LoadedRule {
@@ -55,7 +64,11 @@ fn rule(vendor: Vendor, native: &str, title: &str, technique: &str, preds: Vec<P
 }
 
 fn rules(extra: bool) -> Vec<LoadedRule> {
-    let mut excl = Predicate::new("auth_msg", Op::Eq, vec![Value::str("MFA successfully completed")]);
+    let mut excl = Predicate::new(
+        "auth_msg",
+        Op::Eq,
+        vec![Value::str("MFA successfully completed")],
+    );
     excl.exclusion = true;
     excl.negated = true;
     let mut xss = rule(
@@ -63,10 +76,16 @@ fn rules(extra: bool) -> Vec<LoadedRule> {
         "aaaa-1",
         XSS_TITLE,
         "T1621",
-        vec![Predicate::new("eventType", Op::Eq, vec![Value::str(XSS_VALUE)]), excl],
+        vec![
+            Predicate::new("eventType", Op::Eq, vec![Value::str(XSS_VALUE)]),
+            excl,
+        ],
     );
     xss.doc.false_positives = vec!["<b>admins</b> testing".into()];
-    xss.doc.references = vec!["javascript:alert(1)".into(), "https://example.test/ref".into()];
+    xss.doc.references = vec![
+        "javascript:alert(1)".into(),
+        "https://example.test/ref".into(),
+    ];
     xss.doc.lowered.unparsed = vec![Unparsed::new("| weird <x>", "unknown command: weird")];
     let mut out = vec![
         xss,
@@ -77,7 +96,11 @@ fn rules(extra: bool) -> Vec<LoadedRule> {
             "T1621",
             vec![
                 Predicate::new("sourcetype", Op::Eq, vec![Value::str("OktaIM2:log")]),
-                Predicate::new("eventType", Op::Eq, vec![Value::str("user.authentication.auth_via_mfa")]),
+                Predicate::new(
+                    "eventType",
+                    Op::Eq,
+                    vec![Value::str("user.authentication.auth_via_mfa")],
+                ),
             ],
         ),
         rule(
@@ -85,14 +108,22 @@ fn rules(extra: bool) -> Vec<LoadedRule> {
             "cccc~2",
             "Elastic MFA Push Brute Force",
             "T1621",
-            vec![Predicate::new("eventType", Op::Eq, vec![Value::str("user.authentication.auth_via_mfa")])],
+            vec![Predicate::new(
+                "eventType",
+                Op::Eq,
+                vec![Value::str("user.authentication.auth_via_mfa")],
+            )],
         ),
         rule(
             Vendor::Kusto,
             "dddd/4",
             "Kusto brute force",
             "T1110",
-            vec![Predicate::new("sourcetype", Op::Eq, vec![Value::str("OktaIM2:log")])],
+            vec![Predicate::new(
+                "sourcetype",
+                Op::Eq,
+                vec![Value::str("OktaIM2:log")],
+            )],
         ),
     ];
     if extra {
@@ -101,7 +132,11 @@ fn rules(extra: bool) -> Vec<LoadedRule> {
             "Okta.New.Rule",
             "Panther rule added later",
             "T1621",
-            vec![Predicate::new("eventType", Op::Eq, vec![Value::str("system.push.send_factor_verify_push")])],
+            vec![Predicate::new(
+                "eventType",
+                Op::Eq,
+                vec![Value::str("system.push.send_factor_verify_push")],
+            )],
         ));
     }
     out
@@ -138,16 +173,35 @@ struct Answer {
 }
 
 async fn send(state: &AppState, req: Request<Body>) -> Answer {
-    let resp = router(state.clone()).oneshot(req).await.expect("infallible");
+    let resp = router(state.clone())
+        .oneshot(req)
+        .await
+        .expect("infallible");
     let status = resp.status();
     let headers = resp.headers().clone();
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let bytes = to_bytes(resp.into_body(), 64 << 20).await.expect("body");
-    Answer { status, content_type, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    Answer {
+        status,
+        content_type,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
 }
 
 async fn get(state: &AppState, uri: &str) -> Answer {
-    send(state, Request::builder().uri(uri).body(Body::empty()).expect("request")).await
+    send(
+        state,
+        Request::builder()
+            .uri(uri)
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
 }
 
 /// Whether `body` holds `raw` HTML-escaped (askama writes `&#60;`, the highlighter `&lt;`).
@@ -171,7 +225,11 @@ async fn every_page_answers_with_the_right_status() {
         ("/?vendor=nope", 400, "text/html"),
         ("/techniques/T1621", 200, "text/html"),
         ("/techniques/t1621", 200, "text/html"),
-        ("/techniques/T1621?platform=okta&domain=identity&vendor=sigma&severity=high&rule_status=test", 200, "text/html"),
+        (
+            "/techniques/T1621?platform=okta&domain=identity&vendor=sigma&severity=high&rule_status=test",
+            200,
+            "text/html",
+        ),
         ("/techniques/T1621?include_hunts=true", 200, "text/html"),
         ("/techniques/T1110", 200, "text/html"),
         ("/techniques/T9999", 404, "text/html"),
@@ -193,7 +251,11 @@ async fn every_page_answers_with_the_right_status() {
         ("/fields/nope", 404, "text/html"),
         ("/search", 200, "text/html"),
         ("/search?q=MFA", 200, "text/html"),
-        ("/search?q=field%3AeventType+value%3Aauth_via_mfa", 200, "text/html"),
+        (
+            "/search?q=field%3AeventType+value%3Aauth_via_mfa",
+            200,
+            "text/html",
+        ),
         ("/search?q=%", 400, "text/html"),
         ("/static/style.css", 200, "text/css"),
         ("/static/sort.js", 200, "text/javascript"),
@@ -204,9 +266,17 @@ async fn every_page_answers_with_the_right_status() {
         ("/static/style.css/..%2f..%2fCargo.toml", 404, "text/html"),
         ("/no/such/page", 404, "text/html"),
         ("/api/techniques", 200, "application/json"),
-        ("/api/techniques?include_hunts=1&all=true", 200, "application/json"),
+        (
+            "/api/techniques?include_hunts=1&all=true",
+            200,
+            "application/json",
+        ),
         ("/api/techniques/T1621", 200, "application/json"),
-        ("/api/techniques/T1621?vendor=splunk", 200, "application/json"),
+        (
+            "/api/techniques/T1621?vendor=splunk",
+            200,
+            "application/json",
+        ),
         ("/api/techniques/T9999", 404, "application/json"),
         ("/api/techniques/T1621?vendor=nope", 400, "application/json"),
         ("/api/rules/sigma/aaaa-1", 200, "application/json"),
@@ -225,9 +295,23 @@ async fn every_page_answers_with_the_right_status() {
     for (uri, status, ct) in cases {
         let a = get(&s, uri).await;
         assert_eq!(a.status.as_u16(), *status, "{uri}: {}", a.body);
-        assert!(a.content_type.starts_with(ct), "{uri}: content type {}", a.content_type);
-        assert_eq!(a.headers.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "{uri}");
-        let csp = a.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert!(
+            a.content_type.starts_with(ct),
+            "{uri}: content type {}",
+            a.content_type
+        );
+        assert_eq!(
+            a.headers
+                .get("x-content-type-options")
+                .map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{uri}"
+        );
+        let csp = a
+            .headers
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         assert!(csp.starts_with("default-src 'self'"), "{uri}: {csp}");
         // The second answer comes from the page cache and must be the same.
         let again = get(&s, uri).await;
@@ -235,21 +319,34 @@ async fn every_page_answers_with_the_right_status() {
         assert_eq!(again.body, a.body, "{uri}");
     }
     let css = get(&s, "/static/style.css").await;
-    assert!(css.headers.get(header::CACHE_CONTROL).is_some_and(|v| v.to_str().unwrap_or("").contains("max-age")));
+    assert!(
+        css.headers
+            .get(header::CACHE_CONTROL)
+            .is_some_and(|v| v.to_str().unwrap_or("").contains("max-age"))
+    );
 }
 
 #[tokio::test]
 async fn guide_page_shows_the_sections_and_filters_narrow_the_rules() {
     let (_dir, s) = app();
     let a = get(&s, "/techniques/T1621").await;
-    for heading in ["Fields filtered most", "Top indicator values", "Exclusions", "Documented false positives", "Rules under this technique"] {
+    for heading in [
+        "Fields filtered most",
+        "Top indicator values",
+        "Exclusions",
+        "Documented false positives",
+        "Rules under this technique",
+    ] {
         assert!(a.body.contains(heading), "missing {heading}");
     }
     assert!(a.body.contains("Splunk MFA Fatigue"));
     assert!(a.body.contains("Elastic MFA Push Brute Force"));
     assert!(a.body.contains("unknown to the loaded ATT&amp;CK version"));
     // The value row expands to the rules that use it.
-    assert!(a.body.contains("<details><summary><code>user.authentication.auth_via_mfa</code></summary>"));
+    assert!(
+        a.body
+            .contains("<details><summary><code>user.authentication.auth_via_mfa</code></summary>")
+    );
     assert!(a.body.contains("/rules/elastic/cccc~2"));
     // The select offers the vendors present.
     assert!(a.body.contains("<option value=\"splunk\">Splunk</option>"));
@@ -276,10 +373,16 @@ async fn untrusted_rule_text_is_escaped_everywhere() {
     ] {
         let a = get(&s, uri).await;
         assert_eq!(a.status, StatusCode::OK, "{uri}");
-        assert!(!a.body.contains("<script>alert"), "{uri} has a raw script tag");
+        assert!(
+            !a.body.contains("<script>alert"),
+            "{uri} has a raw script tag"
+        );
         assert!(!a.body.contains("<img src=x"), "{uri} has a raw img tag");
         assert!(!a.body.contains("<b>admins"), "{uri} has raw markup");
-        assert!(!a.body.contains("href=\"javascript:"), "{uri} links javascript:");
+        assert!(
+            !a.body.contains("href=\"javascript:"),
+            "{uri} links javascript:"
+        );
     }
     let rule = get(&s, "/rules/sigma/aaaa-1").await;
     assert!(escaped(&rule.body, XSS_TITLE), "{}", rule.body);
@@ -297,7 +400,17 @@ async fn untrusted_rule_text_is_escaped_everywhere() {
 async fn json_api_has_the_contract_keys() {
     let (_dir, s) = app();
     let g = json(&get(&s, "/api/techniques/T1621").await);
-    for k in ["technique", "rule_count", "vendors", "subtechniques", "fields", "indicators", "exclusions", "false_positives", "rules"] {
+    for k in [
+        "technique",
+        "rule_count",
+        "vendors",
+        "subtechniques",
+        "fields",
+        "indicators",
+        "exclusions",
+        "false_positives",
+        "rules",
+    ] {
         assert!(g.get(k).is_some(), "guide lacks {k}");
     }
     for k in ["id", "name", "tactics", "description", "known"] {
@@ -313,7 +426,17 @@ async fn json_api_has_the_contract_keys() {
     for k in ["field", "op", "value", "rules"] {
         assert!(g["exclusions"][0].get(k).is_some(), "exclusion lacks {k}");
     }
-    for k in ["id", "vendor", "title", "platforms", "domains", "severity", "rule_status", "status", "path"] {
+    for k in [
+        "id",
+        "vendor",
+        "title",
+        "platforms",
+        "domains",
+        "severity",
+        "rule_status",
+        "status",
+        "path",
+    ] {
         assert!(g["rules"][0].get(k).is_some(), "rule row lacks {k}");
     }
     let f = json(&get(&s, "/api/techniques/T1621?vendor=splunk").await);
@@ -321,23 +444,55 @@ async fn json_api_has_the_contract_keys() {
 
     let r = json(&get(&s, "/api/rules/sigma/aaaa-1").await);
     for k in [
-        "id", "vendor", "kind", "title", "path", "commit", "severity", "rule_status", "language", "query", "techniques",
-        "platforms", "domains", "deprecated", "enabled", "status", "predicates", "unparsed", "diagnostics",
+        "id",
+        "vendor",
+        "kind",
+        "title",
+        "path",
+        "commit",
+        "severity",
+        "rule_status",
+        "language",
+        "query",
+        "techniques",
+        "platforms",
+        "domains",
+        "deprecated",
+        "enabled",
+        "status",
+        "predicates",
+        "unparsed",
+        "diagnostics",
     ] {
         assert!(r.get(k).is_some(), "rule lacks {k}");
     }
     assert_eq!(r["title"], XSS_TITLE, "JSON carries the text as written");
 
     let t = json(&get(&s, "/api/techniques").await);
-    assert!(t.as_array().is_some_and(|a| a.iter().any(|x| x["id"] == "T1621" && x["rules"] == 3)));
+    assert!(
+        t.as_array()
+            .is_some_and(|a| a.iter().any(|x| x["id"] == "T1621" && x["rules"] == 3))
+    );
     let fl = json(&get(&s, "/api/fields").await);
-    assert!(fl.as_array().is_some_and(|a| a.iter().any(|x| x["field"] == "eventType" && x.get("raw").is_some())));
+    assert!(fl.as_array().is_some_and(|a| {
+        a.iter()
+            .any(|x| x["field"] == "eventType" && x.get("raw").is_some())
+    }));
     let fd = json(&get(&s, "/api/fields/eventType").await);
     assert_eq!(fd["field"], "eventType");
     let sr = json(&get(&s, "/api/search?q=field%3AeventType").await);
-    assert!(sr.get("splunk").is_some() && sr.get("elastic").is_some(), "{sr}");
+    assert!(
+        sr.get("splunk").is_some() && sr.get("elastic").is_some(),
+        "{sr}"
+    );
     let st = json(&get(&s, "/api/stats").await);
-    for k in ["rules", "predicates", "techniques", "build_seconds", "vendors"] {
+    for k in [
+        "rules",
+        "predicates",
+        "techniques",
+        "build_seconds",
+        "vendors",
+    ] {
         assert!(st.get(k).is_some(), "stats lacks {k}");
     }
     assert_eq!(st["rules"], 4);
@@ -346,7 +501,11 @@ async fn json_api_has_the_contract_keys() {
 }
 
 fn reload_request(peer: &str) -> Request<Body> {
-    let mut req = Request::builder().method(Method::POST).uri("/-/reload").body(Body::empty()).expect("request");
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri("/-/reload")
+        .body(Body::empty())
+        .expect("request");
     let addr: SocketAddr = peer.parse().expect("addr");
     req.extensions_mut().insert(ConnectInfo(addr));
     req
@@ -369,7 +528,15 @@ async fn reload_swaps_in_the_new_catalog_and_keeps_the_old_on_failure() {
     // Only loopback may reload.
     let denied = send(&s, reload_request("192.0.2.7:5000")).await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
-    let no_peer = send(&s, Request::builder().method(Method::POST).uri("/-/reload").body(Body::empty()).expect("r")).await;
+    let no_peer = send(
+        &s,
+        Request::builder()
+            .method(Method::POST)
+            .uri("/-/reload")
+            .body(Body::empty())
+            .expect("r"),
+    )
+    .await;
     assert_eq!(no_peer.status, StatusCode::FORBIDDEN);
     assert_eq!(json(&get(&s, "/api/stats").await)["rules"], 4);
 
@@ -378,7 +545,10 @@ async fn reload_swaps_in_the_new_catalog_and_keeps_the_old_on_failure() {
     assert_eq!(json(&ok)["reloaded"], true);
     assert_eq!(json(&get(&s, "/api/stats").await)["rules"], 5);
     let after = get(&s, "/techniques/T1621").await;
-    assert!(after.body.contains("Panther rule added later"), "cached page was not dropped on reload");
+    assert!(
+        after.body.contains("Panther rule added later"),
+        "cached page was not dropped on reload"
+    );
 
     // A broken file: the reload fails, the previous index stays.
     std::fs::write(&path, b"not a catalog").expect("write");
@@ -386,7 +556,12 @@ async fn reload_swaps_in_the_new_catalog_and_keeps_the_old_on_failure() {
     assert_eq!(bad.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(json(&bad)["reloaded"], false);
     assert_eq!(json(&get(&s, "/api/stats").await)["rules"], 5);
-    assert!(get(&s, "/techniques/T1621").await.body.contains("Panther rule added later"));
+    assert!(
+        get(&s, "/techniques/T1621")
+            .await
+            .body
+            .contains("Panther rule added later")
+    );
 
     // Swapping an index in directly (what SIGHUP's reload does after loading).
     let other = tempfile::tempdir().expect("tempdir");

@@ -44,7 +44,10 @@ impl Node {
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.value {
-            Value::Map(entries) => entries.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
             _ => None,
         }
     }
@@ -155,7 +158,10 @@ pub mod serde_json_lite {
             Value::Str(s) => Json::Str(s.clone()),
             Value::Seq(items) => Json::Arr(items.iter().map(from_node).collect()),
             Value::Map(entries) => Json::Obj(
-                entries.iter().map(|(k, v)| (k.scalar_text().unwrap_or_default(), from_node(v))).collect(),
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.scalar_text().unwrap_or_default(), from_node(v)))
+                    .collect(),
             ),
         }
     }
@@ -165,7 +171,10 @@ fn position(s: &Spanned<Value>) -> (LineColumn, Option<usize>) {
     let loc = &s.referenced;
     let line = u32::try_from(loc.line()).unwrap_or(u32::MAX).max(1);
     let column = u32::try_from(loc.column()).unwrap_or(u32::MAX).max(1);
-    let offset = loc.span().byte_offset().and_then(|o| usize::try_from(o).ok());
+    let offset = loc
+        .span()
+        .byte_offset()
+        .and_then(|o| usize::try_from(o).ok());
     (LineColumn { line, column }, offset)
 }
 
@@ -173,7 +182,11 @@ impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<Value>::deserialize(d)?;
         let (pos, offset) = position(&spanned);
-        Ok(Node { value: spanned.value, pos, offset })
+        Ok(Node {
+            value: spanned.value,
+            pos,
+            offset,
+        })
     }
 }
 
@@ -277,7 +290,11 @@ fn error_diagnostic(e: &serde_saphyr::Error, text: &str) -> Diagnostic {
     if let Some(loc) = e.location() {
         d.line = Some(u32::try_from(loc.line()).unwrap_or(0).max(1));
         d.column = Some(u32::try_from(loc.column()).unwrap_or(0).max(1));
-        if let Some(off) = loc.span().byte_offset().and_then(|o| usize::try_from(o).ok()) {
+        if let Some(off) = loc
+            .span()
+            .byte_offset()
+            .and_then(|o| usize::try_from(o).ok())
+        {
             d.range = Some(TextRange::new(off.min(text.len()), off.min(text.len())));
         }
     }
@@ -290,7 +307,8 @@ fn error_diagnostic(e: &serde_saphyr::Error, text: &str) -> Diagnostic {
 /// A diagnostic with the line and column of the first error (code `yaml`).
 pub fn parse(text: &str) -> Result<Node, Diagnostic> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    serde_saphyr::from_str_with_options::<Node>(text, options()).map_err(|e| error_diagnostic(&e, text))
+    serde_saphyr::from_str_with_options::<Node>(text, options())
+        .map_err(|e| error_diagnostic(&e, text))
 }
 
 /// Parses every document of a multi-document stream (`---` separated).
@@ -299,7 +317,8 @@ pub fn parse(text: &str) -> Result<Node, Diagnostic> {
 /// A diagnostic with the line and column of the first error (code `yaml`).
 pub fn parse_multi(text: &str) -> Result<Vec<Node>, Diagnostic> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    serde_saphyr::from_multiple_with_options::<Node>(text, options()).map_err(|e| error_diagnostic(&e, text))
+    serde_saphyr::from_multiple_with_options::<Node>(text, options())
+        .map_err(|e| error_diagnostic(&e, text))
 }
 
 #[cfg(test)]
@@ -308,14 +327,21 @@ mod tests {
 
     #[test]
     fn positions_on_keys_and_values() {
-        let y = "title: x\ndetection:\n  sel:\n    Image|endswith: '\\cmd.exe'\n    EventID: 4624\n";
+        let y =
+            "title: x\ndetection:\n  sel:\n    Image|endswith: '\\cmd.exe'\n    EventID: 4624\n";
         let n = parse(y).expect("valid yaml");
         let sel = n.get("detection").and_then(|d| d.get("sel")).expect("sel");
         let entries = sel.as_map().expect("map");
         assert_eq!(entries[0].0.as_str(), Some("Image|endswith"));
         assert_eq!(entries[0].0.pos, LineColumn { line: 4, column: 5 });
         assert_eq!(entries[0].1.as_str(), Some("\\cmd.exe"));
-        assert_eq!(entries[0].1.pos, LineColumn { line: 4, column: 21 });
+        assert_eq!(
+            entries[0].1.pos,
+            LineColumn {
+                line: 4,
+                column: 21
+            }
+        );
         assert_eq!(entries[1].1.value, Value::Int(4624));
     }
 
@@ -330,7 +356,10 @@ mod tests {
     fn multi_documents() {
         let docs = parse_multi("a: 1\n---\nb: 2\n").expect("valid");
         assert_eq!(docs.len(), 2);
-        assert_eq!(docs[1].get("b").map(|n| n.value.clone()), Some(Value::Int(2)));
+        assert_eq!(
+            docs[1].get("b").map(|n| n.value.clone()),
+            Some(Value::Int(2))
+        );
     }
 
     #[test]

@@ -65,7 +65,11 @@ mod tests {
         let at = decoded.find(needle).expect("needle in decoded");
         let idx = ruleatlas_text::LineIndex::new(yaml);
         let pos = idx.line_column(yaml, map.to_source(at));
-        assert_eq!((pos.line, pos.column), expect_line_col, "{needle} in {decoded:?}");
+        assert_eq!(
+            (pos.line, pos.column),
+            expect_line_col,
+            "{needle} in {decoded:?}"
+        );
     }
 
     #[test]

@@ -28,7 +28,10 @@ pub fn sources(corpus: Option<&Path>, specs: &[String]) -> Result<Vec<Source>, C
     let mut out = Vec::new();
     if let Some(dir) = corpus {
         if !dir.is_dir() {
-            return Err(CliError::Usage(format!("--corpus {}: not a folder", dir.display())));
+            return Err(CliError::Usage(format!(
+                "--corpus {}: not a folder",
+                dir.display()
+            )));
         }
         for v in Vendor::ALL {
             let p = dir.join(v.key());
@@ -40,7 +43,11 @@ pub fn sources(corpus: Option<&Path>, specs: &[String]) -> Result<Vec<Source>, C
             return Err(CliError::Usage(format!(
                 "--corpus {}: no vendor folder inside (expected some of: {})",
                 dir.display(),
-                Vendor::ALL.iter().map(|v| v.key()).collect::<Vec<_>>().join(", ")
+                Vendor::ALL
+                    .iter()
+                    .map(|v| v.key())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
     }
@@ -48,10 +55,14 @@ pub fn sources(corpus: Option<&Path>, specs: &[String]) -> Result<Vec<Source>, C
         let (v, p) = spec
             .split_once('=')
             .ok_or_else(|| CliError::Usage(format!("--source {spec}: expected VENDOR=PATH")))?;
-        let vendor = super::parse_vendor(Some(v))?.ok_or_else(|| CliError::Usage(format!("--source {spec}")))?;
+        let vendor = super::parse_vendor(Some(v))?
+            .ok_or_else(|| CliError::Usage(format!("--source {spec}")))?;
         let path = PathBuf::from(p);
         if !path.exists() {
-            return Err(CliError::Usage(format!("--source {spec}: {} does not exist", path.display())));
+            return Err(CliError::Usage(format!(
+                "--source {spec}: {} does not exist",
+                path.display()
+            )));
         }
         out.push(Source::new(vendor, path));
     }
@@ -75,7 +86,10 @@ pub fn load_attack(paths: &[PathBuf]) -> Result<Attack, CliError> {
             vec![p.clone()]
         };
         if files.is_empty() {
-            return Err(CliError::Usage(format!("--attack {}: no .json bundle there", p.display())));
+            return Err(CliError::Usage(format!(
+                "--attack {}: no .json bundle there",
+                p.display()
+            )));
         }
         for f in files {
             let text = std::fs::read_to_string(&f)
@@ -105,7 +119,15 @@ pub fn build_catalog(
     let labels = sources
         .iter()
         .map(|s| {
-            format!("{}={}{}", s.vendor.key(), s.root.display(), s.commit.as_deref().map(|c| format!("@{c}")).unwrap_or_default())
+            format!(
+                "{}={}{}",
+                s.vendor.key(),
+                s.root.display(),
+                s.commit
+                    .as_deref()
+                    .map(|c| format!("@{c}"))
+                    .unwrap_or_default()
+            )
         })
         .collect();
     let input = BuildInput {
@@ -116,8 +138,12 @@ pub fn build_catalog(
         build_seconds: seconds,
         sources: labels,
     };
-    write_catalog(output, &input)
-        .map_err(|e| CliError::Failed(format!("could not write the catalog {}: {e}", output.display())))?;
+    write_catalog(output, &input).map_err(|e| {
+        CliError::Failed(format!(
+            "could not write the catalog {}: {e}",
+            output.display()
+        ))
+    })?;
     Ok((report, seconds))
 }
 
@@ -147,7 +173,11 @@ pub fn run(opts: &BuildOptions) -> CliResult {
                 bar.set_prefix(vendor.key());
                 bars.insert(vendor, bar);
             }
-            Progress::Loaded { vendor, done, total } => {
+            Progress::Loaded {
+                vendor,
+                done,
+                total,
+            } => {
                 if let Some(b) = bars.get(&vendor) {
                     b.set_position(done as u64);
                     if done == total {
@@ -169,7 +199,17 @@ pub fn run(opts: &BuildOptions) -> CliResult {
 fn print_summary(index: &Index, report: &LoadReport, seconds: f64, output: &Path, no_attack: bool) {
     let stats = ruleatlas_catalog::stats::stats(index);
     let mut t = term::table(&[
-        "vendor", "files", "rules", "full", "partial", "failed", "no query", "coverage", "deprecated", "hunts", "diagnostics",
+        "vendor",
+        "files",
+        "rules",
+        "full",
+        "partial",
+        "failed",
+        "no query",
+        "coverage",
+        "deprecated",
+        "hunts",
+        "diagnostics",
     ]);
     for (v, s) in &stats.vendors {
         t.add_row(vec![
@@ -200,7 +240,11 @@ fn print_summary(index: &Index, report: &LoadReport, seconds: f64, output: &Path
     if !codes.is_empty() {
         let mut codes: Vec<_> = codes.into_iter().collect();
         codes.sort_by(|a, b| b.1.cmp(&a.1));
-        let list: Vec<String> = codes.iter().take(8).map(|(c, n)| format!("{c} {n}")).collect();
+        let list: Vec<String> = codes
+            .iter()
+            .take(8)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
         println!("diagnostics by code: {}", list.join(", "));
     }
     if no_attack {

@@ -14,8 +14,13 @@ use super::{CliError, CliResult, parse_vendor, print_json};
 
 /// The vendor of a file: the one named, or the first whose reader recognizes the content.
 fn sniff_vendor(path: &Path, text: &str) -> Option<Vendor> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Vendor::ALL.into_iter().find(|v| crate::adapters::adapter(*v).sniff(&name, text))
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Vendor::ALL
+        .into_iter()
+        .find(|v| crate::adapters::adapter(*v).sniff(&name, text))
 }
 
 /// The repository root of a file: the nearest ancestor from which the vendor's reader sees
@@ -56,19 +61,35 @@ pub fn run(files: &[PathBuf], vendor: Option<&str>, repo: Option<&Path>, json: b
             )));
         };
         let root = match repo {
-            Some(r) => std::fs::canonicalize(r).map_err(|e| CliError::Usage(format!("--repo {}: {e}", r.display())))?,
+            Some(r) => std::fs::canonicalize(r)
+                .map_err(|e| CliError::Usage(format!("--repo {}: {e}", r.display())))?,
             None => find_repo(v, &abs),
         };
-        let rel = abs.strip_prefix(&root).unwrap_or(&abs).to_string_lossy().replace('\\', "/");
+        let rel = abs
+            .strip_prefix(&root)
+            .unwrap_or(&abs)
+            .to_string_lossy()
+            .replace('\\', "/");
         let mut source = Source::new(v, root);
         source.only = Some(HashSet::from([rel]));
-        let report = load_all(&[source], &crate::adapters::adapter, &Attack::default(), &|_| {});
+        let report = load_all(
+            &[source],
+            &crate::adapters::adapter,
+            &Attack::default(),
+            &|_| {},
+        );
         let taxonomy = ruleatlas_taxonomy::Taxonomy::builtin();
         let mut rules = Vec::new();
         for mut r in report.rules {
             taxonomy.normalize(&mut r.doc);
             any_failed |= r.doc.status == ParseStatus::Failed;
-            rules.push(IndexedRule { id: r.id, source: r.source, commit: r.commit, doc: r.doc, techniques: r.techniques });
+            rules.push(IndexedRule {
+                id: r.id,
+                source: r.source,
+                commit: r.commit,
+                doc: r.doc,
+                techniques: r.techniques,
+            });
         }
         let diags: Vec<String> = report
             .diagnostics
@@ -86,7 +107,10 @@ pub fn run(files: &[PathBuf], vendor: Option<&str>, repo: Option<&Path>, json: b
             .iter()
             .map(|(f, rules, diags)| Checked {
                 file: f.clone(),
-                rules: rules.iter().map(ruleatlas_catalog::query::rule_json).collect(),
+                rules: rules
+                    .iter()
+                    .map(ruleatlas_catalog::query::rule_json)
+                    .collect(),
                 diagnostics: diags.clone(),
             })
             .collect();
@@ -97,12 +121,16 @@ pub fn run(files: &[PathBuf], vendor: Option<&str>, repo: Option<&Path>, json: b
                 println!("{f}: no rule");
             }
             for r in rules {
-                print!("{}", super::show::rule_text(r));
+                print!("{}", super::show::rule_text(r, false));
             }
             for d in diags {
                 println!("{d}");
             }
         }
     }
-    Ok(if any_failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if any_failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

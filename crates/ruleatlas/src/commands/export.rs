@@ -59,8 +59,13 @@ pub fn run(a: &ExportArgs) -> CliResult {
 }
 
 fn jsonl(index: &Index, vendor: Option<Vendor>, out: &mut Vec<u8>) -> Result<(), CliError> {
-    for r in index.rules.iter().filter(|r| vendor.is_none_or(|v| v == r.doc.vendor)) {
-        serde_json::to_writer(&mut *out, &rule_json(r)).map_err(|e| CliError::Failed(e.to_string()))?;
+    for r in index
+        .rules
+        .iter()
+        .filter(|r| vendor.is_none_or(|v| v == r.doc.vendor))
+    {
+        serde_json::to_writer(&mut *out, &rule_json(r))
+            .map_err(|e| CliError::Failed(e.to_string()))?;
         out.push(b'\n');
     }
     Ok(())
@@ -68,19 +73,34 @@ fn jsonl(index: &Index, vendor: Option<Vendor>, out: &mut Vec<u8>) -> Result<(),
 
 /// An ATT&CK Navigator layer (format 4.5): score = counted rules, comment = rules per vendor.
 #[must_use]
-pub fn navigator_layer(index: &Index, vendor: Option<Vendor>, min_rules: usize) -> serde_json::Value {
+pub fn navigator_layer(
+    index: &Index,
+    vendor: Option<Vendor>,
+    min_rules: usize,
+) -> serde_json::Value {
     let mut entries = Vec::new();
     let mut max = 0usize;
     for t in techniques(index, false, false) {
-        let vendors: BTreeMap<&String, &usize> =
-            t.vendors.iter().filter(|(v, _)| vendor.is_none_or(|want| want.key() == v.as_str())).collect();
+        let vendors: BTreeMap<&String, &usize> = t
+            .vendors
+            .iter()
+            .filter(|(v, _)| vendor.is_none_or(|want| want.key() == v.as_str()))
+            .collect();
         let score: usize = vendors.values().copied().sum();
         if score < min_rules.max(1) || !t.known {
             continue;
         }
         max = max.max(score);
-        let comment = vendors.iter().map(|(v, n)| format!("{v} {n}")).collect::<Vec<_>>().join(", ");
-        for tactic in if t.tactics.is_empty() { vec![String::new()] } else { t.tactics.clone() } {
+        let comment = vendors
+            .iter()
+            .map(|(v, n)| format!("{v} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for tactic in if t.tactics.is_empty() {
+            vec![String::new()]
+        } else {
+            t.tactics.clone()
+        } {
             let mut e = json!({
                 "techniqueID": t.id,
                 "score": score,
@@ -100,7 +120,10 @@ pub fn navigator_layer(index: &Index, vendor: Option<Vendor>, min_rules: usize) 
         .meta
         .get("attack")
         .and_then(|s| serde_json::from_str::<Vec<String>>(s).ok())
-        .and_then(|v| v.first().and_then(|s| s.rsplit(' ').next().map(str::to_string)))
+        .and_then(|v| {
+            v.first()
+                .and_then(|s| s.rsplit(' ').next().map(str::to_string))
+        })
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "18".to_string());
     let name = match vendor {
@@ -132,8 +155,16 @@ pub fn navigator_layer(index: &Index, vendor: Option<Vendor>, min_rules: usize) 
 /// A CSV cell: quoted when needed; a leading `=`, `+`, `@`, tab or CR gets a `'` so that a
 /// spreadsheet never runs rule text as a formula.
 fn cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+    let s = if s.starts_with(['=', '+', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
 }
 
 fn row(out: &mut Vec<u8>, cells: &[String]) {
@@ -146,12 +177,31 @@ fn csv_rules(index: &Index, vendor: Option<Vendor>, out: &mut Vec<u8>) {
     row(
         out,
         &[
-            "id", "vendor", "kind", "title", "path", "commit", "severity", "rule_status", "language", "status",
-            "deprecated", "enabled", "techniques", "platforms", "domains", "predicates", "unparsed",
+            "id",
+            "vendor",
+            "kind",
+            "title",
+            "path",
+            "commit",
+            "severity",
+            "rule_status",
+            "language",
+            "status",
+            "deprecated",
+            "enabled",
+            "techniques",
+            "platforms",
+            "domains",
+            "predicates",
+            "unparsed",
         ]
         .map(str::to_string),
     );
-    for r in index.rules.iter().filter(|r| vendor.is_none_or(|v| v == r.doc.vendor)) {
+    for r in index
+        .rules
+        .iter()
+        .filter(|r| vendor.is_none_or(|v| v == r.doc.vendor))
+    {
         let d = &r.doc;
         row(
             out,
@@ -168,7 +218,11 @@ fn csv_rules(index: &Index, vendor: Option<Vendor>, out: &mut Vec<u8>) {
                 d.status.as_str().to_string(),
                 d.deprecated.to_string(),
                 d.enabled.to_string(),
-                r.techniques.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(" "),
+                r.techniques
+                    .iter()
+                    .map(|t| t.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 d.platforms.join(" "),
                 d.domains.join(" "),
                 d.lowered.predicates.len().to_string(),
@@ -182,12 +236,28 @@ fn csv_predicates(index: &Index, vendor: Option<Vendor>, out: &mut Vec<u8>) {
     row(
         out,
         &[
-            "rule_id", "vendor", "field", "raw_field", "op", "values", "case_sensitive", "negated", "exclusion", "kind",
-            "computed", "context", "line", "column",
+            "rule_id",
+            "vendor",
+            "field",
+            "raw_field",
+            "op",
+            "values",
+            "case_sensitive",
+            "negated",
+            "exclusion",
+            "kind",
+            "computed",
+            "context",
+            "line",
+            "column",
         ]
         .map(str::to_string),
     );
-    for r in index.rules.iter().filter(|r| vendor.is_none_or(|v| v == r.doc.vendor)) {
+    for r in index
+        .rules
+        .iter()
+        .filter(|r| vendor.is_none_or(|v| v == r.doc.vendor))
+    {
         for p in &r.doc.lowered.predicates {
             row(
                 out,
@@ -204,8 +274,14 @@ fn csv_predicates(index: &Index, vendor: Option<Vendor>, out: &mut Vec<u8>) {
                     p.kind.as_str().to_string(),
                     p.computed.to_string(),
                     serde_json::to_string(&p.context).unwrap_or_default(),
-                    p.origin.as_ref().map(|o| o.line.to_string()).unwrap_or_default(),
-                    p.origin.as_ref().map(|o| o.column.to_string()).unwrap_or_default(),
+                    p.origin
+                        .as_ref()
+                        .map(|o| o.line.to_string())
+                        .unwrap_or_default(),
+                    p.origin
+                        .as_ref()
+                        .map(|o| o.column.to_string())
+                        .unwrap_or_default(),
                 ],
             );
         }

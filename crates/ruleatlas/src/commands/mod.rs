@@ -56,7 +56,11 @@ pub fn parse_vendor(v: Option<&str>) -> Result<Option<Vendor>, CliError> {
         Vendor::parse(s).ok_or_else(|| {
             CliError::Usage(format!(
                 "unknown vendor `{s}`: use one of {}",
-                Vendor::ALL.iter().map(|v| v.key()).collect::<Vec<_>>().join(", ")
+                Vendor::ALL
+                    .iter()
+                    .map(|v| v.key())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })
     })
@@ -73,35 +77,88 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> Result<(), CliError> {
 pub fn run(cli: Cli) -> CliResult {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Build { corpus, sources, attack, output } => {
-            build::run(&BuildOptions { corpus, sources, attack, output, quiet })
-        }
+        Command::Build {
+            corpus,
+            sources,
+            attack,
+            output,
+        } => build::run(&BuildOptions {
+            corpus,
+            sources,
+            attack,
+            output,
+            quiet,
+        }),
         Command::Stats { catalog, json } => show::stats(&catalog, json),
-        Command::Guide { technique, catalog, json, markdown, platform, domain, vendor, include_hunts, top } => {
-            show::guide(&show::GuideArgs {
-                technique,
-                catalog,
-                json,
-                markdown,
-                platform,
-                domain,
-                vendor,
-                include_hunts,
-                top,
-            })
-        }
+        Command::Guide {
+            technique,
+            catalog,
+            json,
+            markdown,
+            platform,
+            domain,
+            vendor,
+            include_hunts,
+            top,
+        } => show::guide(&show::GuideArgs {
+            technique,
+            catalog,
+            json,
+            markdown,
+            platform,
+            domain,
+            vendor,
+            include_hunts,
+            top,
+        }),
         Command::Rule { id, catalog, json } => show::rule(&catalog, &id, json),
-        Command::Techniques { catalog, json, include_hunts } => show::techniques(&catalog, json, include_hunts),
-        Command::Fields { field, catalog, json } => show::fields(&catalog, field.as_deref(), json),
-        Command::Search { query, catalog, json } => show::search(&catalog, &query.join(" "), json),
-        Command::Check { files, vendor, repo, json } => check::run(&files, vendor.as_deref(), repo.as_deref(), json),
-        Command::Test { catalog, vendor, json } => test::run(&catalog, vendor.as_deref(), json),
-        Command::Coverage { catalog, vendor, tactic, json } => {
-            show::coverage(&catalog, vendor.as_deref(), tactic.as_deref(), json)
-        }
-        Command::Export { format, catalog, output, vendor, min_rules, what } => {
-            export::run(&export::ExportArgs { format, catalog, output, vendor, min_rules, what })
-        }
+        Command::Techniques {
+            catalog,
+            json,
+            include_hunts,
+        } => show::techniques(&catalog, json, include_hunts),
+        Command::Fields {
+            field,
+            catalog,
+            json,
+        } => show::fields(&catalog, field.as_deref(), json),
+        Command::Search {
+            query,
+            catalog,
+            json,
+        } => show::search(&catalog, &query.join(" "), json),
+        Command::Check {
+            files,
+            vendor,
+            repo,
+            json,
+        } => check::run(&files, vendor.as_deref(), repo.as_deref(), json),
+        Command::Test {
+            catalog,
+            vendor,
+            json,
+        } => test::run(&catalog, vendor.as_deref(), json),
+        Command::Coverage {
+            catalog,
+            vendor,
+            tactic,
+            json,
+        } => show::coverage(&catalog, vendor.as_deref(), tactic.as_deref(), json),
+        Command::Export {
+            format,
+            catalog,
+            output,
+            vendor,
+            min_rules,
+            what,
+        } => export::run(&export::ExportArgs {
+            format,
+            catalog,
+            output,
+            vendor,
+            min_rules,
+            what,
+        }),
         Command::Serve { catalog, addr } => crate::demo::serve(&catalog, &addr),
         Command::Demo { addr, no_serve } => crate::demo::run(&addr, no_serve, quiet),
     }

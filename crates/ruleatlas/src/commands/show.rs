@@ -21,7 +21,18 @@ pub fn stats(catalog: &Path, json: bool) -> CliResult {
         print_json(&s)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = term::table(&["vendor", "files", "rules", "full", "partial", "failed", "no query", "coverage", "deprecated", "hunts"]);
+    let mut t = term::table(&[
+        "vendor",
+        "files",
+        "rules",
+        "full",
+        "partial",
+        "failed",
+        "no query",
+        "coverage",
+        "deprecated",
+        "hunts",
+    ]);
     for (v, vs) in &s.vendors {
         t.add_row(vec![
             v.clone(),
@@ -40,7 +51,12 @@ pub fn stats(catalog: &Path, json: bool) -> CliResult {
     let mut langs = term::table(&["vendor", "language", "rules", "full"]);
     for (v, vs) in &s.vendors {
         for (l, ls) in &vs.languages {
-            langs.add_row(vec![v.clone(), l.clone(), ls.rules.to_string(), ls.full.to_string()]);
+            langs.add_row(vec![
+                v.clone(),
+                l.clone(),
+                ls.rules.to_string(),
+                ls.full.to_string(),
+            ]);
         }
     }
     println!("{langs}");
@@ -74,8 +90,11 @@ pub struct GuideArgs {
 
 /// Normalizes a technique argument (`t1621`, `T1078/004`).
 pub fn technique_arg(raw: &str) -> Result<String, CliError> {
-    ruleatlas_attack::normalize_technique_id(raw)
-        .ok_or_else(|| CliError::Usage(format!("`{raw}` is not a technique id (expected e.g. T1621 or T1078.004)")))
+    ruleatlas_attack::normalize_technique_id(raw).ok_or_else(|| {
+        CliError::Usage(format!(
+            "`{raw}` is not a technique id (expected e.g. T1621 or T1078.004)"
+        ))
+    })
 }
 
 pub fn guide(a: &GuideArgs) -> CliResult {
@@ -90,8 +109,11 @@ pub fn guide(a: &GuideArgs) -> CliResult {
         include_hunts: a.include_hunts,
     };
     let reach = index.reach(a.include_hunts);
-    let g = make_guide(&index, &id, &filter, reach)
-        .ok_or_else(|| CliError::Failed(format!("technique {id} is not in the catalog (no ATT&CK entry, no rule)")))?;
+    let g = make_guide(&index, &id, &filter, reach).ok_or_else(|| {
+        CliError::Failed(format!(
+            "technique {id} is not in the catalog (no ATT&CK entry, no rule)"
+        ))
+    })?;
     if a.json {
         print_json(&g)?;
     } else if a.markdown {
@@ -110,17 +132,28 @@ fn reach_cell(r: &ValueRow) -> String {
 }
 
 fn op_cell(r: &ValueRow) -> String {
-    if r.negated && r.op != "ne" { format!("not {}", r.op) } else { r.op.clone() }
+    if r.negated && r.op != "ne" {
+        format!("not {}", r.op)
+    } else {
+        r.op.clone()
+    }
 }
 
 fn ops_cell(ops: &BTreeMap<String, usize>) -> String {
     let mut v: Vec<_> = ops.iter().collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    v.iter().map(|(o, n)| format!("{o} {n}")).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|(o, n)| format!("{o} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn more(total: usize, shown: usize) -> String {
-    if total > shown { format!("  ({} more rows: --json has every row)\n", total - shown) } else { String::new() }
+    if total > shown {
+        format!("  ({} more rows: --json has every row)\n", total - shown)
+    } else {
+        String::new()
+    }
 }
 
 /// The guide for a terminal.
@@ -133,7 +166,10 @@ pub fn guide_text(g: &Guide, top: usize) -> String {
         let _ = writeln!(s, "Tactics: {}", t.tactics.join(", "));
     }
     if !t.known {
-        let _ = writeln!(s, "(not in the loaded ATT&CK version: named from rule metadata)");
+        let _ = writeln!(
+            s,
+            "(not in the loaded ATT&CK version: named from rule metadata)"
+        );
     }
     if let Some(r) = &t.revoked_by {
         let _ = writeln!(s, "Revoked: replaced by {r}");
@@ -144,30 +180,68 @@ pub fn guide_text(g: &Guide, top: usize) -> String {
     let vendors: Vec<String> = g.vendors.iter().map(|(v, n)| format!("{v} {n}")).collect();
     let _ = writeln!(s, "\n{} rules: {}", g.rule_count, vendors.join(", "));
     if !g.subtechniques.is_empty() {
-        let subs: Vec<String> = g.subtechniques.iter().map(|x| format!("{} {} ({})", x.id, x.name, x.rules)).collect();
+        let subs: Vec<String> = g
+            .subtechniques
+            .iter()
+            .map(|x| format!("{} {} ({})", x.id, x.name, x.rules))
+            .collect();
         let _ = writeln!(s, "Sub-techniques: {}", subs.join("; "));
     }
 
-    let _ = writeln!(s, "\n{}", term::bold(&format!("Fields filtered most ({} distinct)", g.fields.len())));
+    let _ = writeln!(
+        s,
+        "\n{}",
+        term::bold(&format!(
+            "Fields filtered most ({} distinct)",
+            g.fields.len()
+        ))
+    );
     let mut tb = term::table(&["Field", "Rules", "How", "Sample values"]);
     for f in g.fields.iter().take(top) {
-        tb.add_row(vec![f.field.clone(), f.rules.to_string(), ops_cell(&f.ops), term::cut(&f.samples.join(", "), 70)]);
+        tb.add_row(vec![
+            f.field.clone(),
+            f.rules.to_string(),
+            ops_cell(&f.ops),
+            term::cut(&f.samples.join(", "), 70),
+        ]);
     }
     let _ = writeln!(s, "{tb}");
     s.push_str(&more(g.fields.len(), top));
 
-    let _ = writeln!(s, "\n{}", term::bold(&format!("Top indicator values ({} distinct)", g.indicators.len())));
+    let _ = writeln!(
+        s,
+        "\n{}",
+        term::bold(&format!(
+            "Top indicator values ({} distinct)",
+            g.indicators.len()
+        ))
+    );
     let mut tb = term::table(&["Field", "Kind", "Value", "Rules (here)", "Corpus reach"]);
     for r in g.indicators.iter().take(top) {
-        tb.add_row(vec![r.field.clone(), op_cell(r), term::cut(&r.value, 60), r.rules.to_string(), reach_cell(r)]);
+        tb.add_row(vec![
+            r.field.clone(),
+            op_cell(r),
+            term::cut(&r.value, 60),
+            r.rules.to_string(),
+            reach_cell(r),
+        ]);
     }
     let _ = writeln!(s, "{tb}");
     s.push_str(&more(g.indicators.len(), top));
 
-    let _ = writeln!(s, "\n{}", term::bold(&format!("Exclusions ({} distinct)", g.exclusions.len())));
+    let _ = writeln!(
+        s,
+        "\n{}",
+        term::bold(&format!("Exclusions ({} distinct)", g.exclusions.len()))
+    );
     let mut tb = term::table(&["Field", "Kind", "Value", "Rules excluding"]);
     for r in g.exclusions.iter().take(top) {
-        tb.add_row(vec![r.field.clone(), op_cell(r), term::cut(&r.value, 60), r.rules.to_string()]);
+        tb.add_row(vec![
+            r.field.clone(),
+            op_cell(r),
+            term::cut(&r.value, 60),
+            r.rules.to_string(),
+        ]);
     }
     let _ = writeln!(s, "{tb}");
     s.push_str(&more(g.exclusions.len(), top));
@@ -181,7 +255,15 @@ pub fn guide_text(g: &Guide, top: usize) -> String {
     }
 
     let _ = writeln!(s, "\n{}", term::bold("Rules"));
-    let mut tb = term::table(&["Vendor", "Title", "Platforms", "Severity", "Rule status", "Parse", "Id"]);
+    let mut tb = term::table(&[
+        "Vendor",
+        "Title",
+        "Platforms",
+        "Severity",
+        "Rule status",
+        "Parse",
+        "Id",
+    ]);
     for r in &g.rules {
         tb.add_row(vec![
             r.vendor.clone(),
@@ -198,7 +280,10 @@ pub fn guide_text(g: &Guide, top: usize) -> String {
 }
 
 fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('|', "\\|")
+        .replace('\n', " ")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The guide as Markdown.
@@ -215,17 +300,51 @@ pub fn guide_markdown(g: &Guide, top: usize) -> String {
     }
     let vendors: Vec<String> = g.vendors.iter().map(|(v, n)| format!("{v} {n}")).collect();
     let _ = writeln!(s, "{} rules: {}\n", g.rule_count, vendors.join(", "));
-    let _ = writeln!(s, "## Fields filtered most ({} distinct)\n\n| Field | Rules | How | Sample values |\n|---|---|---|---|", g.fields.len());
+    let _ = writeln!(
+        s,
+        "## Fields filtered most ({} distinct)\n\n| Field | Rules | How | Sample values |\n|---|---|---|---|",
+        g.fields.len()
+    );
     for f in g.fields.iter().take(top) {
-        let _ = writeln!(s, "| {} | {} | {} | {} |", md_escape(&f.field), f.rules, ops_cell(&f.ops), md_escape(&f.samples.join(", ")));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            md_escape(&f.field),
+            f.rules,
+            ops_cell(&f.ops),
+            md_escape(&f.samples.join(", "))
+        );
     }
-    let _ = writeln!(s, "\n## Top indicator values ({} distinct)\n\n| Field | Kind | Value | Rules (here) | Corpus reach |\n|---|---|---|---|---|", g.indicators.len());
+    let _ = writeln!(
+        s,
+        "\n## Top indicator values ({} distinct)\n\n| Field | Kind | Value | Rules (here) | Corpus reach |\n|---|---|---|---|---|",
+        g.indicators.len()
+    );
     for r in g.indicators.iter().take(top) {
-        let _ = writeln!(s, "| {} | {} | `{}` | {} | {} |", md_escape(&r.field), op_cell(r), md_escape(&r.value), r.rules, reach_cell(r));
+        let _ = writeln!(
+            s,
+            "| {} | {} | `{}` | {} | {} |",
+            md_escape(&r.field),
+            op_cell(r),
+            md_escape(&r.value),
+            r.rules,
+            reach_cell(r)
+        );
     }
-    let _ = writeln!(s, "\n## Exclusions ({} distinct)\n\n| Field | Kind | Value | Rules excluding |\n|---|---|---|---|", g.exclusions.len());
+    let _ = writeln!(
+        s,
+        "\n## Exclusions ({} distinct)\n\n| Field | Kind | Value | Rules excluding |\n|---|---|---|---|",
+        g.exclusions.len()
+    );
     for r in g.exclusions.iter().take(top) {
-        let _ = writeln!(s, "| {} | {} | `{}` | {} |", md_escape(&r.field), op_cell(r), md_escape(&r.value), r.rules);
+        let _ = writeln!(
+            s,
+            "| {} | {} | `{}` | {} |",
+            md_escape(&r.field),
+            op_cell(r),
+            md_escape(&r.value),
+            r.rules
+        );
     }
     if !g.false_positives.is_empty() {
         let _ = writeln!(s, "\n## Documented false positives\n");
@@ -236,11 +355,19 @@ pub fn guide_markdown(g: &Guide, top: usize) -> String {
     let _ = writeln!(s, "\n## Rules\n");
     let mut by_vendor: BTreeMap<usize, Vec<&ruleatlas_catalog::guide::GuideRule>> = BTreeMap::new();
     for r in &g.rules {
-        by_vendor.entry(Vendor::parse(&r.vendor).map_or(9, |v| v as usize)).or_default().push(r);
+        by_vendor
+            .entry(Vendor::parse(&r.vendor).map_or(9, |v| v as usize))
+            .or_default()
+            .push(r);
     }
     for rules in by_vendor.values() {
-        let name = Vendor::parse(&rules[0].vendor).map_or_else(|| rules[0].vendor.clone(), |v| v.display().to_string());
-        let _ = writeln!(s, "### {name} ({})\n\n| Title | Platforms | Domains | Severity | Rule status | Parse | Path |\n|---|---|---|---|---|---|---|", rules.len());
+        let name = Vendor::parse(&rules[0].vendor)
+            .map_or_else(|| rules[0].vendor.clone(), |v| v.display().to_string());
+        let _ = writeln!(
+            s,
+            "### {name} ({})\n\n| Title | Platforms | Domains | Severity | Rule status | Parse | Path |\n|---|---|---|---|---|---|---|",
+            rules.len()
+        );
         for r in rules {
             let _ = writeln!(
                 s,
@@ -261,19 +388,23 @@ pub fn guide_markdown(g: &Guide, top: usize) -> String {
 
 pub fn rule(catalog: &Path, id: &str, json: bool) -> CliResult {
     let index = open_catalog(catalog)?;
-    let r = query::find_rule(&index, id)
-        .ok_or_else(|| CliError::Failed(format!("no rule `{id}` in the catalog (try `ruleatlas search {id}`)")))?;
+    let r = query::find_rule(&index, id).ok_or_else(|| {
+        CliError::Failed(format!(
+            "no rule `{id}` in the catalog (try `ruleatlas search {id}`)"
+        ))
+    })?;
     if json {
         print_json(&query::rule_json(r))?;
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", rule_text(r));
+    let attack_loaded = index.meta.get("attack").is_some_and(|a| a != "[]");
+    print!("{}", rule_text(r, attack_loaded));
     Ok(ExitCode::SUCCESS)
 }
 
 /// A rule for a terminal (also used by `check`).
 #[must_use]
-pub fn rule_text(r: &ruleatlas_catalog::IndexedRule) -> String {
+pub fn rule_text(r: &ruleatlas_catalog::IndexedRule, attack_loaded: bool) -> String {
     let d = &r.doc;
     let mut s = String::new();
     let _ = writeln!(s, "{}", term::bold(&format!("{}  {}", r.id, d.title)));
@@ -289,28 +420,93 @@ pub fn rule_text(r: &ruleatlas_catalog::IndexedRule) -> String {
         if d.deprecated { " | deprecated" } else { "" },
         if d.enabled { "" } else { " | disabled" },
     );
-    let _ = writeln!(s, "path: {}{}", d.path, r.commit.as_deref().map(|c| format!(" @ {c}")).unwrap_or_default());
+    let _ = writeln!(
+        s,
+        "path: {}{}",
+        d.path,
+        r.commit
+            .as_deref()
+            .map(|c| format!(" @ {c}"))
+            .unwrap_or_default()
+    );
     let techs: Vec<String> = r
         .techniques
         .iter()
-        .map(|t| format!("{}{}{}", t.id, t.name.as_deref().map(|n| format!(" {n}")).unwrap_or_default(), if t.known { "" } else { " (unknown to loaded ATT&CK)" }))
+        .map(|t| {
+            format!(
+                "{}{}{}",
+                t.id,
+                t.name
+                    .as_deref()
+                    .map(|n| format!(" {n}"))
+                    .unwrap_or_default(),
+                if t.known || !attack_loaded {
+                    ""
+                } else {
+                    " (unknown to the loaded ATT&CK)"
+                }
+            )
+        })
         .collect();
     if !techs.is_empty() {
         let _ = writeln!(s, "techniques: {}", techs.join("; "));
     }
-    let _ = writeln!(s, "platforms: {} | domains: {}", d.platforms.join(", "), d.domains.join(", "));
-    let mut tb = term::table(&["field", "raw field", "op", "values", "neg", "excl", "kind", "at"]);
+    let _ = writeln!(
+        s,
+        "platforms: {} | domains: {}",
+        d.platforms.join(", "),
+        d.domains.join(", ")
+    );
+    let mut tb = term::table(&[
+        "field",
+        "raw field",
+        "op",
+        "values",
+        "neg",
+        "excl",
+        "kind",
+        "at",
+    ]);
     for p in &d.lowered.predicates {
-        let values: Vec<String> = p.values.iter().map(ruleatlas_model::Value::to_text).collect();
+        let values: Vec<String> = p
+            .values
+            .iter()
+            .map(ruleatlas_model::Value::to_text)
+            .collect();
         tb.add_row(vec![
             p.field.clone(),
-            if p.raw_field == p.field { String::new() } else { p.raw_field.clone() },
+            if p.raw_field == p.field {
+                String::new()
+            } else {
+                p.raw_field.clone()
+            },
             format!("{}{}", p.op, if p.case_sensitive { " (cs)" } else { "" }),
             term::cut(&values.join(", "), 60),
-            if p.negated { "yes".into() } else { String::new() },
-            if p.exclusion { "yes".into() } else { String::new() },
-            format!("{}{}", p.kind.as_str(), if p.computed { ", computed" } else { "" }),
-            p.origin.as_ref().map(|o| format!("{}:{}", o.line, o.column)).unwrap_or_default(),
+            if p.negated {
+                "yes".into()
+            } else {
+                String::new()
+            },
+            if p.exclusion {
+                "yes".into()
+            } else {
+                String::new()
+            },
+            format!(
+                "{}{}",
+                p.kind.as_str(),
+                if p.computed { ", computed" } else { "" }
+            ),
+            p.origin
+                .as_ref()
+                .map(|o| {
+                    if o.path == d.path {
+                        format!("{}:{}", o.line, o.column)
+                    } else {
+                        format!("{}:{}:{}", o.path, o.line, o.column)
+                    }
+                })
+                .unwrap_or_default(),
         ]);
     }
     let _ = writeln!(s, "{tb}");
@@ -340,11 +536,19 @@ pub fn techniques(catalog: &Path, json: bool, include_hunts: bool) -> CliResult 
             x.tactics.join(", "),
             x.rules.to_string(),
         ];
-        row.extend(Vendor::ALL.iter().map(|v| x.vendors.get(v.key()).map(ToString::to_string).unwrap_or_default()));
+        row.extend(Vendor::ALL.iter().map(|v| {
+            x.vendors
+                .get(v.key())
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        }));
         t.add_row(row);
     }
     println!("{t}");
-    println!("{} techniques (* = unknown to the loaded ATT&CK version)", list.len());
+    println!(
+        "{} techniques (* = unknown to the loaded ATT&CK version)",
+        list.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -357,14 +561,32 @@ pub fn fields(catalog: &Path, field: Option<&str>, json: bool) -> CliResult {
             print_json(&d)?;
             return Ok(ExitCode::SUCCESS);
         }
-        println!("{}  ({} rules)", term::bold(&d.summary.field), d.summary.rules);
+        println!(
+            "{}  ({} rules)",
+            term::bold(&d.summary.field),
+            d.summary.rules
+        );
         for (v, raws) in &d.summary.raw {
-            println!("  {v:<8} {} rules: {}", d.summary.vendors.get(v).copied().unwrap_or(0), raws.join(", "));
+            println!(
+                "  {v:<8} {} rules: {}",
+                d.summary.vendors.get(v).copied().unwrap_or(0),
+                raws.join(", ")
+            );
         }
         println!("ops: {}", ops_cell(&d.ops));
-        let samples: Vec<String> = d.samples.iter().take(15).map(|(v, n)| format!("{v} ({n})")).collect();
+        let samples: Vec<String> = d
+            .samples
+            .iter()
+            .take(15)
+            .map(|(v, n)| format!("{v} ({n})"))
+            .collect();
         println!("values: {}", samples.join(", "));
-        let techs: Vec<String> = d.techniques.iter().take(10).map(|(t, n)| format!("{t} ({n})")).collect();
+        let techs: Vec<String> = d
+            .techniques
+            .iter()
+            .take(10)
+            .map(|(t, n)| format!("{t} ({n})"))
+            .collect();
         println!("techniques: {}", techs.join(", "));
         return Ok(ExitCode::SUCCESS);
     }
@@ -376,11 +598,24 @@ pub fn fields(catalog: &Path, field: Option<&str>, json: bool) -> CliResult {
     let mut t = term::table(&["field", "rules", "vendors", "raw names"]);
     for f in list.iter().take(60) {
         let vendors: Vec<String> = f.vendors.iter().map(|(v, n)| format!("{v} {n}")).collect();
-        let raws: Vec<String> = f.raw.iter().map(|(v, r)| format!("{v}: {}", r.join(" "))).collect();
-        t.add_row(vec![f.field.clone(), f.rules.to_string(), vendors.join(", "), term::cut(&raws.join("; "), 90)]);
+        let raws: Vec<String> = f
+            .raw
+            .iter()
+            .map(|(v, r)| format!("{v}: {}", r.join(" ")))
+            .collect();
+        t.add_row(vec![
+            f.field.clone(),
+            f.rules.to_string(),
+            vendors.join(", "),
+            term::cut(&raws.join("; "), 90),
+        ]);
     }
     println!("{t}");
-    println!("{} fields ({} shown; --json has all)", list.len(), list.len().min(60));
+    println!(
+        "{} fields ({} shown; --json has all)",
+        list.len(),
+        list.len().min(60)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -398,7 +633,9 @@ pub fn search(catalog: &Path, q: &str, json: bool) -> CliResult {
     let index = open_catalog(catalog)?;
     let parsed = SearchQuery::parse(q);
     if parsed.is_empty() {
-        return Err(CliError::Usage("empty search: give words, field:NAME, value:TEXT, vendor:V or technique:T".into()));
+        return Err(CliError::Usage(
+            "empty search: give words, field:NAME, value:TEXT, vendor:V or technique:T".into(),
+        ));
     }
     let groups = query::search(&index, &parsed, 200);
     let hits: BTreeMap<&str, Vec<SearchHit>> = groups
@@ -426,9 +663,18 @@ pub fn search(catalog: &Path, q: &str, json: bool) -> CliResult {
     }
     let mut total = 0;
     for (v, list) in &hits {
-        println!("{} ({})", term::bold(Vendor::parse(v).map_or(*v, Vendor::display)), list.len());
+        println!(
+            "{} ({})",
+            term::bold(Vendor::parse(v).map_or(*v, Vendor::display)),
+            list.len()
+        );
         for h in list {
-            println!("  {}  {}  [{}]", h.id, term::cut(h.title, 70), h.techniques.join(", "));
+            println!(
+                "  {}  {}  [{}]",
+                h.id,
+                term::cut(h.title, 70),
+                h.techniques.join(", ")
+            );
         }
         total += list.len();
     }
@@ -448,7 +694,12 @@ struct CoverageRow {
     gap: Option<&'static str>,
 }
 
-pub fn coverage(catalog: &Path, vendor: Option<&str>, tactic: Option<&str>, json: bool) -> CliResult {
+pub fn coverage(
+    catalog: &Path,
+    vendor: Option<&str>,
+    tactic: Option<&str>,
+    json: bool,
+) -> CliResult {
     let index = open_catalog(catalog)?;
     let vendor = parse_vendor(vendor)?;
     let rows = coverage_rows(&index, vendor, tactic);
@@ -461,15 +712,28 @@ pub fn coverage(catalog: &Path, vendor: Option<&str>, tactic: Option<&str>, json
     header.push("gap");
     let mut t = term::table(&header);
     for r in &rows {
-        let mut row = vec![r.tactic.clone(), r.technique.clone(), term::cut(&r.name, 40), r.rules.to_string()];
-        row.extend(Vendor::ALL.iter().map(|v| r.vendors.get(v.key()).map(ToString::to_string).unwrap_or_default()));
+        let mut row = vec![
+            r.tactic.clone(),
+            r.technique.clone(),
+            term::cut(&r.name, 40),
+            r.rules.to_string(),
+        ];
+        row.extend(Vendor::ALL.iter().map(|v| {
+            r.vendors
+                .get(v.key())
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        }));
         row.push(r.gap.unwrap_or("").to_string());
         t.add_row(row);
     }
     println!("{t}");
     let none = rows.iter().filter(|r| r.gap == Some("no rules")).count();
     let one = rows.iter().filter(|r| r.gap == Some("one vendor")).count();
-    println!("{} technique rows; gaps: {none} with no rules, {one} with rules of one vendor only", rows.len());
+    println!(
+        "{} technique rows; gaps: {none} with no rules, {one} with rules of one vendor only",
+        rows.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -477,10 +741,15 @@ fn coverage_rows(index: &Index, vendor: Option<Vendor>, tactic: Option<&str>) ->
     let list = query::techniques(index, false, true);
     let mut rows = Vec::new();
     for (tac, _) in &index.tactics {
-        if tactic.is_some_and(|t| !t.eq_ignore_ascii_case(&tac.shortname) && !t.eq_ignore_ascii_case(&tac.id)) {
+        if tactic.is_some_and(|t| {
+            !t.eq_ignore_ascii_case(&tac.shortname) && !t.eq_ignore_ascii_case(&tac.id)
+        }) {
             continue;
         }
-        for x in list.iter().filter(|x| x.tactics.contains(&tac.shortname) && !x.id.contains('.')) {
+        for x in list
+            .iter()
+            .filter(|x| x.tactics.contains(&tac.shortname) && !x.id.contains('.'))
+        {
             let vendors: BTreeMap<String, usize> = x
                 .vendors
                 .iter()

@@ -33,12 +33,18 @@ struct TestReport {
 pub fn run(catalog: &Path, vendor: Option<&str>, json: bool) -> CliResult {
     let index = open_catalog(catalog)?;
     let vendor = parse_vendor(vendor)?;
-    let mut report = TestReport { vendors: BTreeMap::new(), disagreements: Vec::new() };
+    let mut report = TestReport {
+        vendors: BTreeMap::new(),
+        disagreements: Vec::new(),
+    };
     for r in index.rules.iter().filter(|r| !r.doc.tests.is_empty()) {
         if vendor.is_some_and(|v| v != r.doc.vendor) {
             continue;
         }
-        let tally = report.vendors.entry(r.doc.vendor.key().to_string()).or_default();
+        let tally = report
+            .vendors
+            .entry(r.doc.vendor.key().to_string())
+            .or_default();
         tally.rules += 1;
         for case in &r.doc.tests {
             tally.cases += 1;
@@ -73,7 +79,10 @@ pub fn run(catalog: &Path, vendor: Option<&str>, json: bool) -> CliResult {
     }
     println!("{t}");
     for d in report.disagreements.iter().take(50) {
-        println!("disagree: {} case `{}` expected {}", d.rule, d.case, d.expected);
+        println!(
+            "disagree: {} case `{}` expected {}",
+            d.rule, d.case, d.expected
+        );
     }
     if report.vendors.is_empty() {
         println!("no rule in the catalog carries test events");

@@ -1,10 +1,10 @@
 //! Symbolic execution of `def rule(event):` into a condition tree.
 //!
-//! Statements are followed in order with an environment of symbolic values ([`Sym`]):
+//! Statements are followed in order with an environment of symbolic values (`Sym`):
 //! event lookups become fields, literals stay literals, comparisons become lowered
 //! conditions. An `if` whose branch returns splits the path: `if A: return False` leaves
 //! `not A` on the rest of the function (an exclusion), `if A: return True` makes the result
-//! `A or rest`. What the function returns on each path ([`Ret`]) becomes the tree. Helper
+//! `A or rest`. What the function returns on each path (`Ret`) becomes the tree. Helper
 //! functions (same file, global helpers, data-model methods) are inlined with a depth limit
 //! and a recursion check; anything not understood becomes an `Unparsed` leaf naming it.
 
@@ -172,17 +172,30 @@ enum Sym<'a> {
     Seq(Vec<Sym<'a>>),
     Dict(Vec<(Sym<'a>, Sym<'a>)>),
     Cond(Condition),
-    Regex { pattern: String, ci: bool },
+    Regex {
+        pattern: String,
+        ci: bool,
+    },
     IpAddr(FieldRef),
     IpNet(Vec<String>),
     Module(String),
-    Import { module: String, name: String },
+    Import {
+        module: String,
+        name: String,
+    },
     Builtin(String),
     Func(FuncRef<'a>),
-    Method { recv: Box<Sym<'a>>, name: String },
+    Method {
+        recv: Box<Sym<'a>>,
+        name: String,
+    },
     IfExp(Condition, Box<Sym<'a>>, Box<Sym<'a>>),
     /// `len(field)`: only its comparisons with 0 and 1 (emptiness) are understood.
     Len(FieldRef),
+    /// `event.udm(...)` on a rule of several log types whose data models differ.
+    PerLogType(Vec<(String, Sym<'a>)>, ruff_text_size::TextRange),
+    /// Mutually exclusive cases (a constant dict looked up by an event field) and a default.
+    Cases(Vec<(Condition, Sym<'a>)>, Box<Sym<'a>>),
     Unknown(Box<Unk>),
 }
 
@@ -224,6 +237,8 @@ enum Ret<'a> {
     Branch(Condition, Box<Ret<'a>>, Box<Ret<'a>>),
     Fall(Env<'a>),
     Cont,
+    /// `continue` / `break`: leaves the loop body (the enclosing loop turns it into `Fall`).
+    Skip(Env<'a>),
 }
 
 struct ModuleRef<'a> {
@@ -336,6 +351,9 @@ fn ite(c: Condition, t: Condition, f: Condition) -> Condition {
     match (&c, &t, &f) {
         (Const(true), _, _) => t,
         (Const(false), _, _) => f,
+        // `a and b` as a value is `b if a else a`: (a ∧ t) ∨ (¬a ∧ a) = a ∧ t.
+        _ if f == c => and_(vec![c, t]),
+        _ if t == c => or_plain(vec![c, f]),
         (_, Const(true), Const(false)) => c,
         (_, Const(false), Const(true)) => not_(c),
         (_, Const(true), _) => or_plain(vec![c, f]),
@@ -343,9 +361,6 @@ fn ite(c: Condition, t: Condition, f: Condition) -> Condition {
         (_, _, Const(false)) => and_(vec![c, t]),
         (_, _, Const(true)) => or_plain(vec![not_(c), t]),
         _ if t == f => t,
-        // `a and b` as a value is `b if a else a`: (a ∧ t) ∨ (¬a ∧ a) = a ∧ t.
-        _ if f == c => and_(vec![c, t]),
-        _ if t == c => or_plain(vec![c, f]),
         _ => or_plain(vec![and_(vec![c.clone(), t]), and_(vec![not_(c), f])]),
     }
 }
@@ -462,7 +477,13 @@ impl<'a> Lowerer<'a> {
     }
 
     fn unparsed(&mut self, u: &Unk) -> Condition {
-        let key = (u.text.clone(), u.reason.clone(), u.origin.as_ref().map(|o| (o.path.clone(), o.line, o.column)));
+        let key = (
+            u.text.clone(),
+            u.reason.clone(),
+            u.origin
+                .as_ref()
+                .map(|o| (o.path.clone(), o.line, o.column)),
+        );
         if let Some(c) = self.unparsed_memo.get(&key) {
             return c.clone();
         }
@@ -739,7 +760,21 @@ impl<'a> Lowerer<'a> {
     // Statements
 
     #[allow(clippy::too_many_lines)]
-    fn exec_block(&mut self, stmts: &'a [Stmt], mut env: Env<'a>) -> Ret<'a> {
+    fn exec_block(&mut self, stmts: &'a [Stmt], env: Env<'a>) -> Ret<'a> {
+        // Blocks nest (if bodies, loops, inlined helpers): they share the expression depth.
+        if self.guard.enter().is_err() {
+            let r = stmts
+                .first()
+                .map_or_else(ruff_text_size::TextRange::default, Ranged::range);
+            return Ret::Leaf(self.unk(r, "nesting too deep"));
+        }
+        let r = self.exec_block_inner(stmts, env);
+        self.guard.leave();
+        r
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn exec_block_inner(&mut self, stmts: &'a [Stmt], mut env: Env<'a>) -> Ret<'a> {
         let mut prefix: Vec<Ret<'a>> = Vec::new();
         let mut fin: Option<Ret<'a>> = None;
         for stmt in stmts {
@@ -764,10 +799,11 @@ impl<'a> Lowerer<'a> {
                     break;
                 }
                 Stmt::Break(_) | Stmt::Continue(_) => {
-                    fin = Some(Ret::Fall(std::mem::take(&mut env)));
+                    fin = Some(Ret::Skip(std::mem::take(&mut env)));
                     break;
                 }
                 Stmt::If(s) => {
+                    self.bind_walrus(&s.test, &mut env, 0);
                     let r = self.exec_if(s, &env);
                     match self.split(r) {
                         Err(done) => {
@@ -916,37 +952,28 @@ impl<'a> Lowerer<'a> {
 
     fn exec_for(&mut self, s: &'a ast::StmtFor, env: &Env<'a>) -> Ret<'a> {
         let iter = self.eval(&s.iter, env);
-        let Expr::Name(target) = &*s.target else {
-            let mut e = env.clone();
-            for n in target_names(&s.target) {
-                e.insert(n, self.unk(s.target.range(), "loop target unpacking"));
-            }
-            return self.exec_block(&s.body, e);
-        };
-        let name = target.id.as_str().to_string();
+        self.exec_for_over(s, iter, env)
+    }
+
+    fn exec_for_over(&mut self, s: &'a ast::StmtFor, iter: Sym<'a>, env: &Env<'a>) -> Ret<'a> {
+        // A helper returning `[]` on some paths and a field on others: loop on each path.
+        if let Sym::IfExp(c, a, b) = iter {
+            let ra = self.exec_for_over(s, *a, env);
+            let rb = self.exec_for_over(s, *b, env);
+            return Ret::Branch(c, Box::new(ra), Box::new(rb));
+        }
         let items = match iter {
             Sym::Seq(items) if items.len() <= MAX_UNROLL => items,
             Sym::Dict(items) if items.len() <= MAX_UNROLL => {
                 items.into_iter().map(|(k, _)| k).collect()
             }
-            Sym::Field(f) => {
-                // One symbolic iteration: element fields are matched against any element.
+            other => {
+                // One symbolic iteration over an event list: element fields are matched
+                // against any element.
                 let mut e = env.clone();
-                e.insert(name, Sym::Field(f));
-                return self.exec_block(&s.body, e);
-            }
-            Sym::Unknown(u) => {
-                let mut e = env.clone();
-                e.insert(name, Sym::Unknown(u));
-                return self.exec_block(&s.body, e);
-            }
-            _ => {
-                let mut e = env.clone();
-                e.insert(
-                    name,
-                    self.unk(s.iter.range(), "loop over unsupported iterable"),
-                );
-                return self.exec_block(&s.body, e);
+                self.bind_element(&s.target, other, s.iter.range(), &mut e);
+                let r = self.exec_block(&s.body, e);
+                return skips_to_falls(r);
             }
         };
         let mut acc = if s.orelse.is_empty() {
@@ -956,17 +983,72 @@ impl<'a> Lowerer<'a> {
         };
         for item in items.into_iter().rev() {
             let mut e = env.clone();
-            e.insert(name.clone(), item);
-            let r = self.exec_block(&s.body, e);
+            assign_targets(std::slice::from_ref(&*s.target), item, &mut e, self);
+            let r = skips_to_falls(self.exec_block(&s.body, e));
             acc = substitute(falls_to_cont(r), &acc);
         }
         acc
     }
 
+    /// Binds a loop target to an element of a non-constant iterable: a field stays the
+    /// field (any element); `for k, v in field.items()` binds `v` to it and `k` to unknown.
+    fn bind_element(
+        &mut self,
+        target: &'a Expr,
+        iter: Sym<'a>,
+        r: ruff_text_size::TextRange,
+        env: &mut Env<'a>,
+    ) {
+        let value = match iter {
+            v @ (Sym::Field(_) | Sym::Unknown(_)) => v,
+            _ => self.unk(r, "loop over unsupported iterable"),
+        };
+        match target {
+            Expr::Name(n) => {
+                env.insert(n.id.as_str().to_string(), value);
+            }
+            other => {
+                let names = target_names(other);
+                let last = names.len().saturating_sub(1);
+                for (i, n) in names.into_iter().enumerate() {
+                    let v = if i == last && matches!(value, Sym::Field(_)) {
+                        value.clone()
+                    } else {
+                        self.unk(other.range(), "loop target unpacking")
+                    };
+                    env.insert(n, v);
+                }
+            }
+        }
+    }
+
+    /// Binds the targets of `:=` in an `if` test (`if (x := event.get("a")) and x == 1:`).
+    fn bind_walrus(&mut self, e: &'a Expr, env: &mut Env<'a>, depth: usize) {
+        if depth > 8 {
+            return;
+        }
+        match e {
+            Expr::Named(n) => {
+                let v = self.eval(&n.value, env);
+                if let Expr::Name(t) = &*n.target {
+                    env.insert(t.id.as_str().to_string(), v);
+                }
+            }
+            Expr::BoolOp(b) => {
+                for v in &b.values {
+                    self.bind_walrus(v, env, depth + 1);
+                }
+            }
+            Expr::UnaryOp(u) => self.bind_walrus(&u.operand, env, depth + 1),
+            Expr::Compare(c) => self.bind_walrus(&c.left, env, depth + 1),
+            _ => {}
+        }
+    }
+
     fn ret_to_sym(&mut self, r: Ret<'a>) -> Sym<'a> {
         match r {
             Ret::Leaf(s) => s,
-            Ret::Fall(_) | Ret::Cont => Sym::NoneV,
+            Ret::Fall(_) | Ret::Cont | Ret::Skip(_) => Sym::NoneV,
             Ret::Branch(c, t, f) => {
                 let t = self.ret_to_sym(*t);
                 let f = self.ret_to_sym(*f);
@@ -986,7 +1068,7 @@ impl<'a> Lowerer<'a> {
     fn truthy_ret(&mut self, r: &Ret<'a>) -> Condition {
         match r {
             Ret::Leaf(s) => self.truthy(s.clone()),
-            Ret::Fall(_) | Ret::Cont => Condition::Const(false),
+            Ret::Fall(_) | Ret::Cont | Ret::Skip(_) => Condition::Const(false),
             Ret::Branch(c, t, f) => {
                 let t = self.truthy_ret(t);
                 let f = self.truthy_ret(f);
@@ -1028,6 +1110,8 @@ impl<'a> Lowerer<'a> {
                 let b = self.truthy(*b);
                 ite(c, a, b)
             }
+            Sym::PerLogType(alts, r) => self.per_log_type(alts, r, &mut |lw, v| lw.truthy(v)),
+            Sym::Cases(alts, d) => self.cases(alts, *d, &mut |lw, v| lw.truthy(v)),
             Sym::Unknown(u) => self.unparsed(&u),
             Sym::Import { name, .. } => {
                 let u = Unk {
@@ -1222,6 +1306,9 @@ impl<'a> Lowerer<'a> {
                             .and_then(|i| items.get(i).cloned())
                             .unwrap_or_else(|| self.unk(s.range, "index out of range"))
                     }
+                    (Sym::Dict(items), Sym::Field(f)) => {
+                        self.dict_lookup(&f, items, Sym::NoneV, s.range)
+                    }
                     (Sym::Dict(items), k) if k.is_literal() => items
                         .into_iter()
                         .find(|(kk, _)| *kk == k)
@@ -1268,14 +1355,75 @@ impl<'a> Lowerer<'a> {
                     }
                 }
             }
-            Expr::Named(n) => self.unk(n.range, "assignment expression not supported"),
+            // `(x := value)`: the value; `x` was bound by `bind_walrus` before the statement.
+            Expr::Named(n) => self.eval(&n.value, env),
             Expr::Lambda(l) => self.unk(l.range, "lambda not supported"),
-            Expr::Generator(g) => self.unk(g.range, "generator not supported here"),
-            Expr::ListComp(g) => self.unk(g.range, "list comprehension not supported here"),
-            Expr::SetComp(g) => self.unk(g.range, "set comprehension not supported here"),
+            Expr::Generator(ast::ExprGenerator {
+                elt,
+                generators,
+                range,
+                ..
+            })
+            | Expr::ListComp(ast::ExprListComp {
+                elt,
+                generators,
+                range,
+                ..
+            })
+            | Expr::SetComp(ast::ExprSetComp {
+                elt,
+                generators,
+                range,
+                ..
+            }) => self.const_comprehension(elt, generators, env, *range),
             Expr::DictComp(g) => self.unk(g.range, "dict comprehension not supported here"),
             other => self.unk(other.range(), "expression not supported"),
         }
+    }
+
+    /// A comprehension over a constant sequence with constant results
+    /// (`[x.lower() for x in NAMES]`) is a constant sequence; others are not understood.
+    fn const_comprehension(
+        &mut self,
+        elt: &'a Expr,
+        generators: &'a [ast::Comprehension],
+        env: &Env<'a>,
+        range: ruff_text_size::TextRange,
+    ) -> Sym<'a> {
+        let [g] = generators else {
+            return self.unk(range, "comprehension with several loops");
+        };
+        let target = &g.target;
+        let items = match self.eval(&g.iter, env) {
+            Sym::Seq(items) if items.len() <= MAX_UNROLL => items,
+            Sym::Dict(items) if items.len() <= MAX_UNROLL => {
+                items.into_iter().map(|(k, _)| k).collect()
+            }
+            Sym::Unknown(u) => return Sym::Unknown(u),
+            _ => return self.unk(range, "comprehension over an event value"),
+        };
+        let mut out = Vec::new();
+        for item in items {
+            let mut e = env.clone();
+            assign_targets(std::slice::from_ref(target), item, &mut e, self);
+            let mut keep = true;
+            for cond in &g.ifs {
+                match self.cond(cond, &e) {
+                    Condition::Const(true) => {}
+                    Condition::Const(false) => keep = false,
+                    _ => return self.unk(range, "comprehension with an event-dependent filter"),
+                }
+            }
+            if !keep {
+                continue;
+            }
+            let v = self.eval(elt, &e);
+            if !v.is_literal() && !matches!(v, Sym::Seq(_) | Sym::IpNet(_) | Sym::Regex { .. }) {
+                return self.unk(range, "comprehension with event-dependent values");
+            }
+            out.push(v);
+        }
+        Sym::Seq(out)
     }
 
     fn ip_property(&mut self, f: &FieldRef, attr: &str, r: ruff_text_size::TextRange) -> Sym<'a> {
@@ -1336,6 +1484,18 @@ impl<'a> Lowerer<'a> {
             let cb = self.compare(l, op, *b, range);
             return ite(c, ca, cb);
         }
+        if let Sym::Cases(alts, d) = l {
+            return self.cases(alts, *d, &mut |lw, v| lw.compare(v, op, r.clone(), range));
+        }
+        if let Sym::Cases(alts, d) = r {
+            return self.cases(alts, *d, &mut |lw, v| lw.compare(l.clone(), op, v, range));
+        }
+        if let Sym::PerLogType(alts, pr) = l {
+            return self.per_log_type(alts, pr, &mut |lw, v| lw.compare(v, op, r.clone(), range));
+        }
+        if let Sym::PerLogType(alts, pr) = r {
+            return self.per_log_type(alts, pr, &mut |lw, v| lw.compare(l.clone(), op, v, range));
+        }
         if let Sym::Unknown(u) = &l {
             return self.unparsed(u);
         }
@@ -1361,7 +1521,13 @@ impl<'a> Lowerer<'a> {
     }
 
     /// `len(x) > 0`, `len(x) == 0`... as `exists`; other lengths are not understood.
-    fn length_test(&mut self, l: &Sym<'a>, op: CmpOp, r: &Sym<'a>, range: ruff_text_size::TextRange) -> Option<Condition> {
+    fn length_test(
+        &mut self,
+        l: &Sym<'a>,
+        op: CmpOp,
+        r: &Sym<'a>,
+        range: ruff_text_size::TextRange,
+    ) -> Option<Condition> {
         let (f, n, op) = match (l, r) {
             (Sym::Len(f), Sym::Int(n)) => (f, *n, op),
             (Sym::Int(n), Sym::Len(f)) => {
@@ -1610,7 +1776,14 @@ impl<'a> Lowerer<'a> {
         let mut args = Vec::new();
         for a in &c.arguments.args {
             if let Expr::Starred(s) = a {
-                return self.unk(s.range, "star arguments not supported");
+                // `f(*path)` with a constant sequence spreads it.
+                match self.eval(&s.value, env) {
+                    Sym::Seq(items) => {
+                        args.extend(items);
+                        continue;
+                    }
+                    _ => return self.unk(s.range, "star arguments not supported"),
+                }
             }
             args.push(self.eval(a, env));
         }
@@ -1630,6 +1803,21 @@ impl<'a> Lowerer<'a> {
         kwargs: Vec<(String, Sym<'a>)>,
         r: ruff_text_size::TextRange,
     ) -> Sym<'a> {
+        // A value with one alternative per log type flows through library calls one by one.
+        if matches!(f, Sym::Import { .. } | Sym::Builtin(_))
+            && let Some(i) = args.iter().position(|a| matches!(a, Sym::PerLogType(..)))
+        {
+            let Sym::PerLogType(alts, pr) = args[i].clone() else {
+                return Sym::NoneV;
+            };
+            let mut mapped = Vec::new();
+            for (lt, v) in alts {
+                let mut a = args.clone();
+                a[i] = v;
+                mapped.push((lt, self.apply(f.clone(), a, kwargs.clone(), r)));
+            }
+            return Sym::PerLogType(mapped, pr);
+        }
         match f {
             Sym::Method { recv, name } => self.call_method(*recv, &name, args, &kwargs, r),
             Sym::Import { module, name } => self.call_import(&module, &name, args, &kwargs, r),
@@ -1706,6 +1894,48 @@ impl<'a> Lowerer<'a> {
         s
     }
 
+    /// `MAPPING.get(event_field, default)`: the value for each constant key, chosen by the
+    /// field (`field == k1 ? v1 : field == k2 ? v2 : default`).
+    fn dict_lookup(
+        &mut self,
+        f: &FieldRef,
+        items: Vec<(Sym<'a>, Sym<'a>)>,
+        default: Sym<'a>,
+        r: ruff_text_size::TextRange,
+    ) -> Sym<'a> {
+        const MAX_KEYS: usize = 64;
+        if items.len() > MAX_KEYS || items.iter().any(|(k, _)| k.to_value().is_none()) {
+            return self.unk(r, "lookup in a constant dict keyed by an event value");
+        }
+        let mut alts = Vec::new();
+        for (k, v) in items {
+            let Some(kv) = k.to_value() else { continue };
+            let c = self.pred(f, Op::Eq, vec![kv], false, r);
+            alts.push((c, v));
+        }
+        Sym::Cases(alts, Box::new(default))
+    }
+
+    /// OR over exclusive cases of `case and f(value)`, plus `none of them and f(default)`.
+    fn cases(
+        &mut self,
+        alts: Vec<(Condition, Sym<'a>)>,
+        default: Sym<'a>,
+        f: &mut dyn FnMut(&mut Self, Sym<'a>) -> Condition,
+    ) -> Condition {
+        let guards: Vec<Condition> = alts.iter().map(|(c, _)| c.clone()).collect();
+        let mut items = Vec::new();
+        for (c, v) in alts {
+            let x = f(self, v);
+            items.push(and_(vec![c, x]));
+        }
+        let d = f(self, default);
+        if d != Condition::Const(false) {
+            items.push(and_(vec![not_(self.or_merge(guards)), d]));
+        }
+        self.or_merge(items)
+    }
+
     fn field_from_keys(
         &mut self,
         base: FieldRef,
@@ -1759,6 +1989,13 @@ impl<'a> Lowerer<'a> {
         r: ruff_text_size::TextRange,
     ) -> Sym<'a> {
         let _ = kwargs;
+        if let Sym::PerLogType(alts, pr) = recv {
+            let mapped = alts
+                .into_iter()
+                .map(|(lt, v)| (lt, self.call_method(v, name, args.clone(), kwargs, r)))
+                .collect();
+            return Sym::PerLogType(mapped, pr);
+        }
         match recv {
             Sym::Event => match name {
                 "get" => match args.first() {
@@ -1842,13 +2079,7 @@ impl<'a> Lowerer<'a> {
                             ci: f.ci || ci,
                             ..f.clone()
                         };
-                        Sym::Cond(self.pred(
-                            &f,
-                            Op::RegexMatch,
-                            vec![Value::Str(pattern)],
-                            false,
-                            r,
-                        ))
+                        Sym::Cond(self.regex_pred(&f, pattern, name, r))
                     }
                     Some(Sym::Unknown(u)) => Sym::Unknown(u.clone()),
                     _ => self.unk(r, "regex on a non-field value"),
@@ -1857,6 +2088,12 @@ impl<'a> Lowerer<'a> {
             },
             Sym::Dict(items) => match name {
                 "keys" => Sym::Seq(items.into_iter().map(|(k, _)| k).collect()),
+                "items" => Sym::Seq(
+                    items
+                        .into_iter()
+                        .map(|(k, v)| Sym::Seq(vec![k, v]))
+                        .collect(),
+                ),
                 "values" => Sym::Seq(items.into_iter().map(|(_, v)| v).collect()),
                 "get" => match args.first() {
                     Some(k) if k.is_literal() => items
@@ -1864,6 +2101,11 @@ impl<'a> Lowerer<'a> {
                         .find(|(kk, _)| kk == k)
                         .map(|(_, v)| v)
                         .unwrap_or_else(|| args.get(1).cloned().unwrap_or(Sym::NoneV)),
+                    Some(Sym::Field(f)) => {
+                        let default = args.get(1).cloned().unwrap_or(Sym::NoneV);
+                        let f = f.clone();
+                        self.dict_lookup(&f, items, default, r)
+                    }
                     _ => self.unk(r, "lookup in a constant dict keyed by an event value"),
                 },
                 _ => self.unk(r, format!("method not supported: {name}")),
@@ -1872,6 +2114,29 @@ impl<'a> Lowerer<'a> {
             Sym::Import { name: n, .. } => self.unk(r, format!("global helper not available: {n}")),
             _ => self.unk(r, format!("method not supported: {name}")),
         }
+    }
+
+    /// A regex predicate; `re.match` / `re.fullmatch` anchor it (context `anchor`), the
+    /// pattern itself stays as written.
+    fn regex_pred(
+        &mut self,
+        f: &FieldRef,
+        pattern: String,
+        method: &str,
+        r: ruff_text_size::TextRange,
+    ) -> Condition {
+        let c = self.pred(f, Op::RegexMatch, vec![Value::Str(pattern)], false, r);
+        let anchor = match method {
+            "match" => Some("start"),
+            "fullmatch" => Some("full"),
+            _ => None,
+        };
+        if let (Some(a), Condition::Pred(i)) = (anchor, &c)
+            && let Some(p) = self.out.predicates.get_mut(*i)
+        {
+            p.context.insert("anchor".into(), a.into());
+        }
+        c
     }
 
     fn regex_flags_ci(s: Option<&Sym<'a>>) -> bool {
@@ -1921,13 +2186,7 @@ impl<'a> Lowerer<'a> {
                             ci: f.ci || ci,
                             ..f.clone()
                         };
-                        Sym::Cond(self.pred(
-                            &f,
-                            Op::RegexMatch,
-                            vec![Value::Str(pattern)],
-                            false,
-                            r,
-                        ))
+                        Sym::Cond(self.regex_pred(&f, pattern, name, r))
                     }
                     Some(Sym::Unknown(u)) => Sym::Unknown(u.clone()),
                     Some(Sym::Str(s)) => match regex::Regex::new(&pattern) {
@@ -2084,48 +2343,8 @@ impl<'a> Lowerer<'a> {
                     let u = self.unk(r, "comprehension with several loops");
                     return self.truthy(u);
                 };
-                let Expr::Name(target) = &g.target else {
-                    let u = self.unk(g.target.range(), "comprehension target unpacking");
-                    return self.truthy(u);
-                };
-                let name = target.id.as_str().to_string();
                 let iter = self.eval(&g.iter, env);
-                let items = match iter {
-                    Sym::Seq(items) if items.len() <= MAX_UNROLL => items,
-                    Sym::Dict(items) if items.len() <= MAX_UNROLL => {
-                        items.into_iter().map(|(k, _)| k).collect()
-                    }
-                    Sym::Field(f) => {
-                        if !is_any {
-                            let u = self.unk(r, "all() over an event list");
-                            return self.truthy(u);
-                        }
-                        let mut e = env.clone();
-                        e.insert(name, Sym::Field(f));
-                        let mut parts: Vec<Condition> =
-                            g.ifs.iter().map(|i| self.cond(i, &e)).collect();
-                        parts.push(self.cond(elt, &e));
-                        return and_(parts);
-                    }
-                    Sym::Unknown(u) => return self.unparsed(&u),
-                    _ => {
-                        let u = self.unk(g.iter.range(), "comprehension over unsupported iterable");
-                        return self.truthy(u);
-                    }
-                };
-                let mut conds = Vec::new();
-                for item in items {
-                    let mut e = env.clone();
-                    e.insert(name.clone(), item);
-                    let ifs: Vec<Condition> = g.ifs.iter().map(|i| self.cond(i, &e)).collect();
-                    let body = self.cond(elt, &e);
-                    conds.push(if is_any {
-                        and_(ifs.into_iter().chain(std::iter::once(body)).collect())
-                    } else {
-                        or_plain(vec![not_(and_(ifs)), body])
-                    });
-                }
-                combine(self, conds)
+                self.comprehension_over(is_any, elt, g, iter, env, r)
             }
             other => {
                 let v = self.eval(other, env);
@@ -2152,50 +2371,147 @@ impl<'a> Lowerer<'a> {
         }
     }
 
+    /// `any(elt for target in iter if ...)` / `all(...)` over an evaluated iterable.
+    fn comprehension_over(
+        &mut self,
+        is_any: bool,
+        elt: &'a Expr,
+        g: &'a ast::Comprehension,
+        iter: Sym<'a>,
+        env: &Env<'a>,
+        r: ruff_text_size::TextRange,
+    ) -> Condition {
+        let target = &g.target;
+        let items = match iter {
+            // A helper returning `[]` on some paths and a field on others.
+            Sym::IfExp(c, a, b) => {
+                let ca = self.comprehension_over(is_any, elt, g, *a, env, r);
+                let cb = self.comprehension_over(is_any, elt, g, *b, env, r);
+                return ite(c, ca, cb);
+            }
+            Sym::Seq(items) if items.len() <= MAX_UNROLL => items,
+            Sym::Dict(items) if items.len() <= MAX_UNROLL => {
+                items.into_iter().map(|(k, _)| k).collect()
+            }
+            Sym::Field(f) => {
+                if !is_any {
+                    let u = self.unk(r, "all() over an event list");
+                    return self.truthy(u);
+                }
+                let mut e = env.clone();
+                self.bind_element(target, Sym::Field(f), g.iter.range(), &mut e);
+                let mut parts: Vec<Condition> = g.ifs.iter().map(|i| self.cond(i, &e)).collect();
+                parts.push(self.cond(elt, &e));
+                return and_(parts);
+            }
+            Sym::Unknown(u) => return self.unparsed(&u),
+            _ => {
+                let u = self.unk(g.iter.range(), "comprehension over unsupported iterable");
+                return self.truthy(u);
+            }
+        };
+        let mut conds = Vec::new();
+        for item in items {
+            let mut e = env.clone();
+            assign_targets(std::slice::from_ref(target), item, &mut e, self);
+            let ifs: Vec<Condition> = g.ifs.iter().map(|i| self.cond(i, &e)).collect();
+            let body = self.cond(elt, &e);
+            conds.push(if is_any {
+                and_(ifs.into_iter().chain(std::iter::once(body)).collect())
+            } else {
+                or_plain(vec![not_(and_(ifs)), body])
+            });
+        }
+        if is_any {
+            self.or_merge(conds)
+        } else {
+            and_(conds)
+        }
+    }
+
+    /// `event.udm(name)`: resolved through the data model of each of the rule's log types;
+    /// when they differ, one alternative per log type (guarded by `p_log_type`).
     fn udm(&mut self, name: &str, r: ruff_text_size::TextRange) -> Sym<'a> {
         let repo = &self.ctx.repo;
+        let mut alts: Vec<(String, Sym<'a>)> = Vec::new();
         for lt in &self.ctx.log_types {
             let Some(dm) = repo.data_models.get(lt) else {
                 continue;
             };
             let dm: &'a super::DataModel = dm;
-            match dm.mappings.get(name) {
-                Some(UdmMapping::Path(p)) => {
-                    let path = json_path(p);
-                    return Sym::Field(FieldRef {
-                        path,
-                        ci: false,
-                        range: r,
-                    });
-                }
-                Some(UdmMapping::Method(m)) => {
-                    let Some(module) = dm.module.as_ref() else {
-                        return self.unk(r, format!("data model method not available: {m}"));
-                    };
-                    let module: &'a super::PyModule = module;
-                    let key = format!("\u{0}dm:{}", module.path);
-                    let id = match self.module_ids.get(&key) {
-                        Some(id) => *id,
-                        None => {
-                            self.modules.push(ModuleRef {
-                                ast: &module.ast,
-                                path: &module.path,
-                            });
-                            let id = self.modules.len() - 1;
-                            self.module_ids.insert(key, id);
-                            id
-                        }
-                    };
-                    let env = self.module_env(id);
-                    return match env.get(m.as_str()).cloned() {
-                        Some(Sym::Func(fr)) => self.inline(fr, vec![Sym::Event], Vec::new(), r),
-                        _ => self.unk(r, format!("data model method not available: {m}")),
-                    };
-                }
-                None => {}
+            let v = match dm.mappings.get(name) {
+                Some(UdmMapping::Path(p)) => Sym::Field(FieldRef {
+                    path: json_path(p),
+                    ci: false,
+                    range: r,
+                }),
+                Some(UdmMapping::Method(m)) => self.udm_method(dm, m, r),
+                None => continue,
+            };
+            alts.push((lt.clone(), v));
+        }
+        let mut distinct: Vec<&Sym<'a>> = Vec::new();
+        for (_, v) in &alts {
+            if !distinct.contains(&v) {
+                distinct.push(v);
             }
         }
-        self.unk(r, format!("unresolved data model field: {name}"))
+        match distinct.len() {
+            0 => self.unk(r, format!("unresolved data model field: {name}")),
+            1 => distinct[0].clone(),
+            _ => Sym::PerLogType(alts, r),
+        }
+    }
+
+    fn udm_method(
+        &mut self,
+        dm: &'a super::DataModel,
+        m: &str,
+        r: ruff_text_size::TextRange,
+    ) -> Sym<'a> {
+        let Some(module) = dm.module.as_ref() else {
+            return self.unk(r, format!("data model method not available: {m}"));
+        };
+        let module: &'a super::PyModule = module;
+        let key = format!("\u{0}dm:{}", module.path);
+        let id = match self.module_ids.get(&key) {
+            Some(id) => *id,
+            None => {
+                self.modules.push(ModuleRef {
+                    ast: &module.ast,
+                    path: &module.path,
+                });
+                let id = self.modules.len() - 1;
+                self.module_ids.insert(key, id);
+                id
+            }
+        };
+        let env = self.module_env(id);
+        match env.get(m).cloned() {
+            Some(Sym::Func(fr)) => self.inline(fr, vec![Sym::Event], Vec::new(), r),
+            _ => self.unk(r, format!("data model method not available: {m}")),
+        }
+    }
+
+    /// One alternative per log type: `p_log_type == lt and <cond of its value>`, OR-ed.
+    fn per_log_type(
+        &mut self,
+        alts: Vec<(String, Sym<'a>)>,
+        r: ruff_text_size::TextRange,
+        f: &mut dyn FnMut(&mut Self, Sym<'a>) -> Condition,
+    ) -> Condition {
+        let lt_field = FieldRef {
+            path: vec!["p_log_type".to_string()],
+            ci: false,
+            range: r,
+        };
+        let mut items = Vec::new();
+        for (lt, v) in alts {
+            let guard = self.pred(&lt_field, Op::Eq, vec![Value::Str(lt)], false, r);
+            let c = f(self, v);
+            items.push(and_(vec![guard, c]));
+        }
+        or_plain(items)
     }
 }
 
@@ -2308,7 +2624,7 @@ fn bind_imports<'a>(stmt: &Stmt, env: &mut Env<'a>) {
 
 fn merge_falls<'a>(r: &Ret<'a>) -> Option<Env<'a>> {
     match r {
-        Ret::Leaf(_) | Ret::Cont => None,
+        Ret::Leaf(_) | Ret::Cont | Ret::Skip(_) => None,
         Ret::Fall(e) => Some(e.clone()),
         Ret::Branch(c, t, f) => match (merge_falls(t), merge_falls(f)) {
             (Some(a), Some(b)) => Some(merge_env(c, a, b)),
@@ -2333,6 +2649,19 @@ fn merge_env<'a>(c: &Condition, mut a: Env<'a>, b: Env<'a>) -> Env<'a> {
         }
     }
     a
+}
+
+/// At the loop: `continue`/`break` go on with the next iteration (or after the loop).
+fn skips_to_falls(r: Ret<'_>) -> Ret<'_> {
+    match r {
+        Ret::Skip(e) => Ret::Fall(e),
+        Ret::Branch(c, t, f) => Ret::Branch(
+            c,
+            Box::new(skips_to_falls(*t)),
+            Box::new(skips_to_falls(*f)),
+        ),
+        other => other,
+    }
 }
 
 fn falls_to_cont(r: Ret<'_>) -> Ret<'_> {

@@ -5,7 +5,7 @@
 //! `def rule(event):` symbolically (guards, if/elif/else, local variables, helper functions,
 //! global helpers, data models) and builds the condition tree.
 
-pub mod lower;
+pub(crate) mod lower;
 pub mod scan;
 
 use std::collections::BTreeMap;
