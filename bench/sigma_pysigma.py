@@ -9,7 +9,7 @@ What it does:
 
 1. Creates `bench/.venv` with `pysigma==2.0.1` (once).
 2. Builds our `dump` example in release mode (`cargo build --release -p ruleatlas_sigma
-   --example dump`; `CARGO_TARGET_DIR` is honoured) and runs it over the corpus: one JSON line
+   --example sigma_dump`; `CARGO_TARGET_DIR` is honoured) and runs it over the corpus: one JSON line
    per Sigma document with its predicates.
 3. Loads the same files with pySigma's `SigmaCollection.load_ruleset` and turns every detection
    item into `(raw_field, op, value)` triples: pySigma modifiers are mapped to our ops, each value
@@ -199,8 +199,8 @@ def target_dir() -> Path:
 
 
 def build_dump() -> Path:
-    subprocess.run(["cargo", "build", "--release", "-p", "ruleatlas_sigma", "--example", "dump"], cwd=ROOT, check=True)
-    return target_dir() / "release" / "examples" / "dump"
+    subprocess.run(["cargo", "build", "--release", "-p", "ruleatlas_sigma", "--example", "sigma_dump"], cwd=ROOT, check=True)
+    return target_dir() / "release" / "examples" / "sigma_dump"
 
 
 def timed(cmd: list[str]) -> dict:
@@ -342,13 +342,18 @@ def main() -> None:
         subprocess.run([str(dump), str(corpus)], stdout=f, check=True)
     subprocess.run([str(VENV_PY), __file__, "--worker", "extract", "--corpus", str(corpus), "--out", str(py_path)], check=True)
 
-    # Timing, side by side.
-    py_runs, our_runs = [], []
+    # Timing, side by side: pySigma, our reader alone, and the real `ruleatlas build`
+    # (reading, parsing, normalizing and writing the SQLite catalog).
+    cli = Path(os.environ.get("RULEATLAS_BIN", target_dir() / "release" / "ruleatlas"))
+    if not cli.exists():
+        subprocess.run(["cargo", "build", "--release", "-p", "ruleatlas"], cwd=ROOT, check=True)
+    py_runs, our_runs, build_runs = [], [], []
     for _ in range(max(1, args.runs)):
         r = timed([str(VENV_PY), __file__, "--worker", "load", "--corpus", str(corpus)])
         inner = json.loads(r["stdout"].strip().splitlines()[-1])
         py_runs.append({**r, "load": inner["seconds"], "rules": inner["rules"]})
         our_runs.append(timed([str(dump), "--quiet", str(corpus)]))
+        build_runs.append(timed([str(cli), "build", "--quiet", "--source", f"sigma={corpus}", "-o", str(tmp / "bench.db")]))
     med = statistics.median
     py_wall, py_load, py_cpu = med(r["wall"] for r in py_runs), med(r["load"] for r in py_runs), med(r["cpu"] for r in py_runs)
     our_wall, our_cpu = med(r["wall"] for r in our_runs), med(r["cpu"] for r in our_runs)
@@ -359,6 +364,10 @@ def main() -> None:
         f"peak RSS {max(r['rss_mib'] for r in py_runs):6.1f} MiB, {py_runs[0]['rules']} rules",
         f"  ruleatlas_sigma dump, release: {our_wall:7.3f} s process wall (read, parse, lower, link; all cores), CPU {our_cpu:.3f} s, "
         f"peak RSS {max(r['rss_mib'] for r in our_runs):6.1f} MiB",
+        f"  ruleatlas build (catalog written): {med(r['wall'] for r in build_runs):7.3f} s process wall, CPU {med(r['cpu'] for r in build_runs):.3f} s, "
+        f"peak RSS {max(r['rss_mib'] for r in build_runs):6.1f} MiB",
+        f"  ratio, build wall: {py_load / med(r['wall'] for r in build_runs):.1f}x (pySigma load_ruleset / `ruleatlas build` whole process)",
+        f"  ratio, build CPU : {py_cpu / med(r['cpu'] for r in build_runs):.1f}x",
         f"  ratio, wall: {py_load / our_wall if our_wall else float('inf'):.1f}x (pySigma load_ruleset / our whole process)",
         f"  ratio, CPU : {py_cpu / our_cpu if our_cpu else float('inf'):.1f}x (process CPU seconds; fairer on a shared, loaded machine)",
     ]

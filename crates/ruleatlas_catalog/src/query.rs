@@ -174,7 +174,7 @@ pub struct FieldSummary {
     pub rules: usize,
     pub vendors: BTreeMap<String, usize>,
     pub raw: BTreeMap<String, Vec<String>>,
-    /// Whether any raw name was mapped to a canonical one.
+    /// Whether the taxonomy knows this field as a canonical name (else it is a raw name).
     pub canonical: bool,
 }
 
@@ -241,7 +241,7 @@ pub fn fields(index: &Index) -> Vec<FieldSummary> {
                 .into_iter()
                 .map(|(k, v)| (k, v.into_iter().collect()))
                 .collect(),
-            canonical: a.canonical,
+            canonical: a.canonical || ruleatlas_taxonomy::Taxonomy::builtin().is_canonical(f),
         })
         .collect();
     out.sort_by(|a, b| b.rules.cmp(&a.rules).then_with(|| a.field.cmp(&b.field)));

@@ -46,7 +46,9 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { addr: default_addr() }
+        Self {
+            addr: default_addr(),
+        }
     }
 }
 
@@ -88,13 +90,20 @@ fn default_addr() -> String {
 }
 
 fn vendor_keys() -> String {
-    Vendor::ALL.iter().map(|v| v.key()).collect::<Vec<_>>().join(", ")
+    Vendor::ALL
+        .iter()
+        .map(|v| v.key())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn de_vendor<'de, D: Deserializer<'de>>(d: D) -> Result<Vendor, D::Error> {
     let s = String::deserialize(d)?;
     Vendor::parse(&s).ok_or_else(|| {
-        serde::de::Error::custom(format!("unknown vendor \"{s}\": use one of {}", vendor_keys()))
+        serde::de::Error::custom(format!(
+            "unknown vendor \"{s}\": use one of {}",
+            vendor_keys()
+        ))
     })
 }
 
@@ -151,7 +160,10 @@ impl SourceConfig {
             }
             b.build().map(Some).map_err(|e| format!("{key} globs: {e}"))
         };
-        Ok(Some(PathFilter { include: build(&self.include, "include")?, exclude: build(&self.exclude, "exclude")? }))
+        Ok(Some(PathFilter {
+            include: build(&self.include, "include")?,
+            exclude: build(&self.exclude, "exclude")?,
+        }))
     }
 }
 
@@ -170,34 +182,60 @@ impl PathFilter {
     /// Whether `rel` is kept: matches an include glob (or there is none) and no exclude glob.
     #[must_use]
     pub fn keeps(&self, rel: &str) -> bool {
-        self.include.as_ref().is_none_or(|s| s.is_match(rel)) && self.exclude.as_ref().is_none_or(|s| !s.is_match(rel))
+        self.include.as_ref().is_none_or(|s| s.is_match(rel))
+            && self.exclude.as_ref().is_none_or(|s| !s.is_match(rel))
     }
 }
 
 /// Keeps `[A-Za-z0-9._-]`, the rest becomes `_`.
 fn sanitize(s: &str) -> String {
-    let out: String =
-        s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+    let out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     let out = out.trim_start_matches('.').to_string();
-    if out.is_empty() { "repo".to_string() } else { out }
+    if out.is_empty() {
+        "repo".to_string()
+    } else {
+        out
+    }
 }
 
 /// `https://github.com/SigmaHQ/sigma.git` -> `SigmaHQ-sigma`; `/x/y/rules` -> `rules`.
 #[must_use]
 pub fn repo_name(git: &str) -> String {
     let trimmed = git.trim_end_matches(['/', '\\']);
-    let trimmed = trimmed.strip_suffix(".git").unwrap_or(trimmed).trim_end_matches(['/', '\\']);
+    let trimmed = trimmed
+        .strip_suffix(".git")
+        .unwrap_or(trimmed)
+        .trim_end_matches(['/', '\\']);
     if is_remote_url(trimmed) {
         let path = match trimmed.split_once("://") {
             Some((_, rest)) => rest.split_once('/').map_or("", |(_, p)| p),
             None => trimmed.split_once(':').map_or("", |(_, p)| p),
         };
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-        let tail = if parts.len() >= 2 { parts[parts.len() - 2..].join("-") } else { parts.join("-") };
+        let tail = if parts.len() >= 2 {
+            parts[parts.len() - 2..].join("-")
+        } else {
+            parts.join("-")
+        };
         return sanitize(&tail);
     }
     let local = trimmed.strip_prefix("file://").unwrap_or(trimmed);
-    sanitize(Path::new(local).file_name().map(|n| n.to_string_lossy().into_owned()).as_deref().unwrap_or("repo"))
+    sanitize(
+        Path::new(local)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .as_deref()
+            .unwrap_or("repo"),
+    )
 }
 
 impl Config {
@@ -217,15 +255,29 @@ impl Config {
     /// `[[source]]` entry (unknown vendor, missing path, `path` with `git`...).
     pub fn load(path: &Path) -> Result<Config, SourcesError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            SourcesError::config(path, format!("cannot read the config file: {e} (check the --config path)"))
+            SourcesError::config(
+                path,
+                format!("cannot read the config file: {e} (check the --config path)"),
+            )
         })?;
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
         let base = abs.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut cfg = Self::parse(&text, &base).map_err(|e| match e {
-            SourcesError::Config { message, .. } => SourcesError::Config { file: abs.clone(), message },
-            SourcesError::Source { index, label, message, .. } => {
-                SourcesError::Source { file: abs.clone(), index, label, message }
-            }
+            SourcesError::Config { message, .. } => SourcesError::Config {
+                file: abs.clone(),
+                message,
+            },
+            SourcesError::Source {
+                index,
+                label,
+                message,
+                ..
+            } => SourcesError::Source {
+                file: abs.clone(),
+                index,
+                label,
+                message,
+            },
             other => other,
         })?;
         cfg.file = abs;
@@ -248,7 +300,13 @@ impl Config {
             )
         })?;
         cfg.file = file.clone();
-        let abs = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let abs = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
         cfg.catalog = abs(&cfg.catalog);
         cfg.cache = abs(&cfg.cache);
         cfg.attack = cfg.attack.iter().map(|p| abs(p)).collect();
@@ -256,14 +314,20 @@ impl Config {
             if !p.exists() {
                 return Err(SourcesError::config(
                     &file,
-                    format!("attack = {}: does not exist (fix the path or remove it from `attack`)", p.display()),
+                    format!(
+                        "attack = {}: does not exist (fix the path or remove it from `attack`)",
+                        p.display()
+                    ),
                 ));
             }
         }
         if !valid_addr(&cfg.server.addr) {
             return Err(SourcesError::config(
                 &file,
-                format!("[server] addr = \"{}\": expected HOST:PORT, e.g. \"127.0.0.1:8080\"", cfg.server.addr),
+                format!(
+                    "[server] addr = \"{}\": expected HOST:PORT, e.g. \"127.0.0.1:8080\"",
+                    cfg.server.addr
+                ),
             ));
         }
         let mut names: Vec<(String, String)> = Vec::new();
@@ -285,36 +349,58 @@ impl Config {
                 (None, None) => {
                     return Err(err(
                         s,
-                        "has neither `path` nor `git`: add `path = \"FOLDER\"` or `git = \"URL\"`".into(),
+                        "has neither `path` nor `git`: add `path = \"FOLDER\"` or `git = \"URL\"`"
+                            .into(),
                     ));
                 }
                 _ => {}
             }
             if s.branch.is_some() && s.commit.is_some() {
-                return Err(err(s, "has both `branch` and `commit`: keep one (a commit pins the exact version)".into()));
+                return Err(err(
+                    s,
+                    "has both `branch` and `commit`: keep one (a commit pins the exact version)"
+                        .into(),
+                ));
             }
             for (key, v) in [("branch", &s.branch), ("commit", &s.commit)] {
                 if v.as_deref().is_some_and(|v| v.trim().is_empty()) {
-                    return Err(err(s, format!("`{key}` is empty: give a value or remove the key")));
+                    return Err(err(
+                        s,
+                        format!("`{key}` is empty: give a value or remove the key"),
+                    ));
                 }
             }
             if let Err(m) = s.filter() {
-                return Err(err(s, format!("{m} (see globset syntax: `*` within a folder, `**` across folders)")));
+                return Err(err(
+                    s,
+                    format!("{m} (see globset syntax: `*` within a folder, `**` across folders)"),
+                ));
             }
             if let Some(p) = &s.path {
                 let p = abs(p);
                 if !p.exists() {
-                    let shown = s.path.as_deref().map(Path::display).map(|d| d.to_string()).unwrap_or_default();
+                    let shown = s
+                        .path
+                        .as_deref()
+                        .map(Path::display)
+                        .map(|d| d.to_string())
+                        .unwrap_or_default();
                     return Err(err(
                         s,
-                        format!("path = \"{shown}\": {} does not exist (fix the path, or use `git = URL` and run `ruleatlas sync`)", p.display()),
+                        format!(
+                            "path = \"{shown}\": {} does not exist (fix the path, or use `git = URL` and run `ruleatlas sync`)",
+                            p.display()
+                        ),
                     ));
                 }
                 s.path = Some(p);
             }
             if let Some(g) = &s.git {
                 if g.trim().is_empty() {
-                    return Err(err(s, "`git` is empty: give a repository URL or a local repository path".into()));
+                    return Err(err(
+                        s,
+                        "`git` is empty: give a repository URL or a local repository path".into(),
+                    ));
                 }
                 if !is_remote_url(g) {
                     let local = g.strip_prefix("file://").unwrap_or(g);
@@ -322,7 +408,10 @@ impl Config {
                     if !p.exists() {
                         return Err(err(
                             s,
-                            format!("git = \"{g}\": {} does not exist (give a URL like https://github.com/OWNER/REPO or an existing local repository)", p.display()),
+                            format!(
+                                "git = \"{g}\": {} does not exist (give a URL like https://github.com/OWNER/REPO or an existing local repository)",
+                                p.display()
+                            ),
                         ));
                     }
                     s.git = Some(p.to_string_lossy().into_owned());
@@ -332,7 +421,9 @@ impl Config {
                 if let Some((_, other)) = names.iter().find(|(n, u)| *n == name && *u != url) {
                     return Err(err(
                         s,
-                        format!("its cache name \"{name}\" is also used by git = {other}: add `name = \"...\"` to one of them"),
+                        format!(
+                            "its cache name \"{name}\" is also used by git = {other}: add `name = \"...\"` to one of them"
+                        ),
                     ));
                 }
                 names.push((name, url));

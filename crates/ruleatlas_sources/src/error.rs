@@ -12,7 +12,12 @@ pub enum SourcesError {
     /// The configuration file could not be read or parsed, or a value in it is invalid.
     Config { file: PathBuf, message: String },
     /// One `[[source]]` entry is invalid or could not be read.
-    Source { file: PathBuf, index: usize, label: String, message: String },
+    Source {
+        file: PathBuf,
+        index: usize,
+        label: String,
+        message: String,
+    },
     /// The cache directory holds something unusable (a half export, a broken clone).
     Cache { path: PathBuf, message: String },
     /// A file system operation failed.
@@ -21,13 +26,22 @@ pub enum SourcesError {
 
 impl SourcesError {
     pub(crate) fn config(file: &Path, message: impl Into<String>) -> Self {
-        SourcesError::Config { file: file.to_path_buf(), message: message.into() }
+        SourcesError::Config {
+            file: file.to_path_buf(),
+            message: message.into(),
+        }
     }
     pub(crate) fn io(path: &Path, err: &std::io::Error) -> Self {
-        SourcesError::Io { path: path.to_path_buf(), message: err.to_string() }
+        SourcesError::Io {
+            path: path.to_path_buf(),
+            message: err.to_string(),
+        }
     }
     pub(crate) fn cache(path: &Path, message: impl Into<String>) -> Self {
-        SourcesError::Cache { path: path.to_path_buf(), message: message.into() }
+        SourcesError::Cache {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
     }
 }
 
@@ -35,12 +49,27 @@ impl fmt::Display for SourcesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SourcesError::Config { file, message } => write!(f, "{}: {message}", file.display()),
-            SourcesError::Source { file, index, label, message } => {
-                write!(f, "{}: [[source]] #{index} ({label}): {message}", file.display())
+            SourcesError::Source {
+                file,
+                index,
+                label,
+                message,
+            } => {
+                write!(
+                    f,
+                    "{}: [[source]] #{index} ({label}): {message}",
+                    file.display()
+                )
             }
-            SourcesError::Cache { path, message } => write!(f, "corrupt cache at {}: {message}", path.display()),
+            SourcesError::Cache { path, message } => {
+                write!(f, "corrupt cache at {}: {message}", path.display())
+            }
             SourcesError::Io { path, message } => {
-                write!(f, "{}: {message} (check that the path is writable and the disk is not full)", path.display())
+                write!(
+                    f,
+                    "{}: {message} (check that the path is writable and the disk is not full)",
+                    path.display()
+                )
             }
         }
     }

@@ -5,9 +5,6 @@ use std::sync::atomic::AtomicBool;
 
 use gix::ObjectId;
 
-/// The remote-tracking namespace used by cached clones.
-const FETCH_SPECS: [&str; 3] = ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*", "+HEAD:refs/remotes/origin/HEAD"];
-
 /// Opens a repository (work tree or bare) without reading the user's or system's git config.
 pub(crate) fn open(dir: &Path) -> Result<gix::Repository, String> {
     gix::open_opts(dir, gix::open::Options::isolated()).map_err(|e| one_line(&e))
@@ -35,7 +32,11 @@ pub(crate) fn resolve(
             v
         }
         (None, Some(b)) => {
-            let local = if cached { format!("refs/remotes/origin/{b}") } else { format!("refs/heads/{b}") };
+            let local = if cached {
+                format!("refs/remotes/origin/{b}")
+            } else {
+                format!("refs/heads/{b}")
+            };
             vec![local, format!("refs/tags/{b}"), b.to_string()]
         }
         (None, None) => {
@@ -51,7 +52,9 @@ pub(crate) fn resolve(
         match repo.rev_parse_single(spec.as_str()) {
             Ok(id) => {
                 let obj = repo.find_object(id).map_err(|e| one_line(&e))?;
-                let c = obj.peel_to_commit().map_err(|e| format!("{spec} is not a commit: {}", one_line(&e)))?;
+                let c = obj
+                    .peel_to_commit()
+                    .map_err(|e| format!("{spec} is not a commit: {}", one_line(&e)))?;
                 return Ok(c.id);
             }
             Err(e) => last = one_line(&e),
@@ -75,11 +78,17 @@ pub(crate) struct Exported {
 }
 
 /// Writes every blob of `commit`'s tree under `dest` (which must exist and be empty).
-pub(crate) fn export_tree(repo: &gix::Repository, commit: ObjectId, dest: &Path) -> Result<Exported, String> {
+pub(crate) fn export_tree(
+    repo: &gix::Repository,
+    commit: ObjectId,
+    dest: &Path,
+) -> Result<Exported, String> {
     let commit = repo.find_commit(commit).map_err(|e| one_line(&e))?;
     let tree = commit.tree().map_err(|e| one_line(&e))?;
     let mut rec = gix::traverse::tree::Recorder::default();
-    tree.traverse().breadthfirst(&mut rec).map_err(|e| format!("cannot read the tree: {}", one_line(&e)))?;
+    tree.traverse()
+        .breadthfirst(&mut rec)
+        .map_err(|e| format!("cannot read the tree: {}", one_line(&e)))?;
     let mut out = Exported::default();
     for e in rec.records {
         if e.mode.is_tree() {
@@ -97,10 +106,13 @@ pub(crate) fn export_tree(repo: &gix::Repository, commit: ObjectId, dest: &Path)
             out.skipped += 1;
             continue;
         }
-        let blob = repo.find_object(e.oid).map_err(|err| format!("{rel}: {}", one_line(&err)))?;
+        let blob = repo
+            .find_object(e.oid)
+            .map_err(|err| format!("{rel}: {}", one_line(&err)))?;
         let path = dest.join(rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|err| format!("{}: {err}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|err| format!("{}: {err}", parent.display()))?;
         }
         std::fs::write(&path, &blob.data).map_err(|err| format!("{}: {err}", path.display()))?;
         out.files.push(rel.to_string());
@@ -120,21 +132,51 @@ fn safe_rel_path(rel: &str) -> bool {
         })
 }
 
-/// Fetches every branch, tag and HEAD of `url` into `repo` (branches under
-/// `refs/remotes/origin/`).
-pub(crate) fn fetch(repo: &gix::Repository, url: &str) -> Result<(), String> {
+/// What to fetch.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FetchPlan {
+    /// Branches named by sources (besides the default branch, always fetched).
+    pub branches: Vec<String>,
+    /// Full history with every branch and tag (a source pins a commit); else only the tips
+    /// of the default branch and the named branches (depth 1).
+    pub full: bool,
+}
+
+/// Fetches `url` into `repo`: the remote's HEAD as `refs/remotes/origin/HEAD`, branches
+/// under `refs/remotes/origin/`, tags (full fetches only) under `refs/tags/`.
+pub(crate) fn fetch(repo: &gix::Repository, url: &str, plan: &FetchPlan) -> Result<(), String> {
     use gix::remote::Direction;
+    use gix::remote::fetch::Shallow;
+    let mut specs: Vec<String> = vec!["+HEAD:refs/remotes/origin/HEAD".into()];
+    let shallow = if plan.full {
+        specs.push("+refs/heads/*:refs/remotes/origin/*".into());
+        specs.push("+refs/tags/*:refs/tags/*".into());
+        if repo.is_shallow().unwrap_or(false) {
+            Shallow::undo()
+        } else {
+            Shallow::NoChange
+        }
+    } else {
+        for b in &plan.branches {
+            specs.push(format!("+refs/heads/{b}:refs/remotes/origin/{b}"));
+        }
+        Shallow::DepthAtRemote(std::num::NonZeroU32::MIN)
+    };
     let remote = repo
         .remote_at(url)
         .map_err(|e| one_line(&e))?
-        .with_refspecs(FETCH_SPECS, Direction::Fetch)
+        .with_refspecs(specs.iter().map(String::as_str), Direction::Fetch)
         .map_err(|e| one_line(&e))?
         .with_fetch_tags(gix::remote::fetch::Tags::None);
     let connection = remote.connect(Direction::Fetch).map_err(|e| one_line(&e))?;
     let interrupt = AtomicBool::new(false);
     connection
-        .prepare_fetch(gix::progress::Discard, gix::remote::ref_map::Options::default())
+        .prepare_fetch(
+            gix::progress::Discard,
+            gix::remote::ref_map::Options::default(),
+        )
         .map_err(|e| one_line(&e))?
+        .with_shallow(shallow)
         .receive(gix::progress::Discard, &interrupt)
         .map_err(|e| one_line(&e))?;
     Ok(())

@@ -21,7 +21,8 @@ use ruleatlas_loader::{AdapterFactory, Source};
 use ruleatlas_model::FileRole;
 
 pub use config::{
-    CONFIG_FILE, Config, PathFilter, ServerConfig, SourceConfig, default_config_text, is_remote_url, repo_name,
+    CONFIG_FILE, Config, PathFilter, ServerConfig, SourceConfig, default_config_text,
+    is_remote_url, repo_name,
 };
 pub use error::SourcesError;
 
@@ -43,8 +44,18 @@ impl Config {
     }
 }
 
-fn source_err(cfg: &Config, index: usize, s: &SourceConfig, message: impl Into<String>) -> SourcesError {
-    SourcesError::Source { file: cfg.file.clone(), index, label: s.label(), message: message.into() }
+fn source_err(
+    cfg: &Config,
+    index: usize,
+    s: &SourceConfig,
+    message: impl Into<String>,
+) -> SourcesError {
+    SourcesError::Source {
+        file: cfg.file.clone(),
+        index,
+        label: s.label(),
+        message: message.into(),
+    }
 }
 
 /// Turns every configured source into a loader [`Source`], in config order:
@@ -80,28 +91,51 @@ fn materialize_one(
     let pinned = s.commit.is_some() || s.branch.is_some();
     let (root, commit) = if let Some(path) = &s.path {
         if !path.exists() {
-            return Err(source_err(cfg, index, s, format!("{} does not exist (fix `path`)", path.display())));
+            return Err(source_err(
+                cfg,
+                index,
+                s,
+                format!("{} does not exist (fix `path`)", path.display()),
+            ));
         }
         if pinned {
+            let key = if s.commit.is_some() {
+                "commit"
+            } else {
+                "branch"
+            };
             if !git::looks_like_repo(path) {
                 return Err(source_err(
                     cfg,
                     index,
                     s,
                     format!(
-                        "{} is not a git repository, but `{}` needs one: remove `{}` to read the folder as it is, or point `path` at a repository",
+                        "{} is not a git repository, but `{key}` needs one: remove `{key}` to read the folder as it is, or point `path` at a repository",
                         path.display(),
-                        if s.commit.is_some() { "commit" } else { "branch" },
-                        if s.commit.is_some() { "commit" } else { "branch" },
                     ),
                 ));
             }
             let repo = git::open(path).map_err(|e| {
-                source_err(cfg, index, s, format!("cannot open the repository {}: {e} (is it a complete git repository?)", path.display()))
+                source_err(
+                    cfg,
+                    index,
+                    s,
+                    format!(
+                        "cannot open the repository {}: {e} (is it a complete git repository?)",
+                        path.display()
+                    ),
+                )
             })?;
-            let id = git::resolve(&repo, s.commit.as_deref(), s.branch.as_deref(), false).map_err(|e| {
-                source_err(cfg, index, s, format!("{e}: check the id with `git log` in {}", path.display()))
-            })?;
+            let id = git::resolve(&repo, s.commit.as_deref(), s.branch.as_deref(), false).map_err(
+                |e| {
+                    source_err(
+                        cfg,
+                        index,
+                        s,
+                        format!("{e}: check the id with `git log` in {}", path.display()),
+                    )
+                },
+            )?;
             let name = repo_name(&path.to_string_lossy());
             let dir = export_cached(cfg, index, s, &repo, &name, id, progress)?;
             (dir, Some(id.to_string()))
@@ -117,7 +151,10 @@ fn materialize_one(
                 cfg,
                 index,
                 s,
-                format!("not synced yet: run `ruleatlas sync` first (it clones {url} into {})", dir.display()),
+                format!(
+                    "not synced yet: run `ruleatlas sync` first (it clones {url} into {})",
+                    dir.display()
+                ),
             ));
         }
         let repo = git::open(&dir).map_err(|e| {
@@ -143,7 +180,10 @@ fn materialize_one(
     let only = match &filter {
         None => None,
         Some(f) => {
-            let kept: HashSet<String> = list_files(&root).into_iter().filter(|rel| f.keeps(rel)).collect();
+            let kept: HashSet<String> = list_files(&root)
+                .into_iter()
+                .filter(|rel| f.keeps(rel))
+                .collect();
             if kept.is_empty() {
                 return Err(source_err(
                     cfg,
@@ -155,7 +195,12 @@ fn materialize_one(
             Some(kept)
         }
     };
-    Ok(Source { vendor, root, commit, only })
+    Ok(Source {
+        vendor,
+        root,
+        commit,
+        only,
+    })
 }
 
 /// Exports `id` into `<cache>/trees/<name>-<commit12>` unless a complete export is there.
@@ -174,10 +219,14 @@ fn export_cached(
     let final_dir = trees.join(format!("{name}-{short}"));
     if final_dir.exists() {
         check_export(&final_dir, &hex)?;
-        progress(&format!("{}: {name} at {short} (cached tree)", s.vendor.key()));
+        progress(&format!(
+            "{}: {name} at {short} (cached tree)",
+            s.vendor.key()
+        ));
         return Ok(final_dir);
     }
     std::fs::create_dir_all(&trees).map_err(|e| SourcesError::io(&trees, &e))?;
+    remove_stale_partials(&trees, &format!(".partial-{name}-{short}-"));
     let tmp = trees.join(format!(".partial-{name}-{short}-{}", std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| SourcesError::io(&tmp, &e))?;
@@ -188,10 +237,19 @@ fn export_cached(
         Ok(x) => x,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
-            return Err(source_err(cfg, index, s, format!("cannot export commit {short}: {e}")));
+            return Err(source_err(
+                cfg,
+                index,
+                s,
+                format!("cannot export commit {short}: {e}"),
+            ));
         }
     };
-    let marker = format!("commit {hex}\nfiles {}\nskipped {}\n", exported.files.len(), exported.skipped);
+    let marker = format!(
+        "commit {hex}\nfiles {}\nskipped {}\n",
+        exported.files.len(),
+        exported.skipped
+    );
     if let Err(e) = std::fs::write(tmp.join(EXPORT_MARKER), marker) {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(SourcesError::io(&tmp, &e));
@@ -205,18 +263,72 @@ fn export_cached(
             return Err(SourcesError::io(&final_dir, &e));
         }
     }
-    progress(&format!("{}: exported {} files of {name} at {short}", s.vendor.key(), exported.files.len()));
+    progress(&format!(
+        "{}: exported {} files of {name} at {short}",
+        s.vendor.key(),
+        exported.files.len()
+    ));
     Ok(final_dir)
+}
+
+/// Removes temporary folders starting with `prefix` left over by an interrupted run (older
+/// than an hour, so a run in progress elsewhere is left alone).
+fn remove_stale_partials(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let stale = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 3600);
+        if stale && e.file_name().to_string_lossy().starts_with(prefix) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Deletes exported trees in `<cache>/trees` that none of `in_use` reads (call after a
+/// successful build with the sources it used). Returns how many were removed.
+///
+/// # Errors
+/// When a folder cannot be removed.
+pub fn prune_trees(cfg: &Config, in_use: &[Source]) -> Result<usize, SourcesError> {
+    let trees = cfg.trees_dir();
+    let Ok(entries) = std::fs::read_dir(&trees) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let path = e.path();
+        let hidden = e.file_name().to_string_lossy().starts_with('.');
+        if hidden || !path.is_dir() || in_use.iter().any(|s| s.root == path) {
+            continue;
+        }
+        std::fs::remove_dir_all(&path).map_err(|err| SourcesError::io(&path, &err))?;
+        removed += 1;
+    }
+    Ok(removed)
 }
 
 /// An export folder is usable only with its marker naming the same commit.
 fn check_export(dir: &Path, hex: &str) -> Result<(), SourcesError> {
     let marker = dir.join(EXPORT_MARKER);
-    let fix = format!("delete {} and build again (it will be exported anew)", dir.display());
+    let fix = format!(
+        "delete {} and build again (it will be exported anew)",
+        dir.display()
+    );
     let text = std::fs::read_to_string(&marker).map_err(|_| {
         SourcesError::cache(dir, format!("the exported tree has no completion marker {EXPORT_MARKER}, so it may be incomplete or edited: {fix}"))
     })?;
-    let recorded = text.lines().next().and_then(|l| l.strip_prefix("commit ")).unwrap_or("").trim();
+    let recorded = text
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("commit "))
+        .unwrap_or("")
+        .trim();
     if recorded != hex {
         return Err(SourcesError::cache(
             dir,
@@ -229,7 +341,11 @@ fn check_export(dir: &Path, hex: &str) -> Result<(), SourcesError> {
 /// Files under `root`, relative and `/`-separated, walked as the loader walks (hidden files
 /// skipped, symlinks followed).
 fn list_files(root: &Path) -> Vec<String> {
-    let walker = ignore::WalkBuilder::new(root).standard_filters(false).hidden(true).follow_links(true).build();
+    let walker = ignore::WalkBuilder::new(root)
+        .standard_filters(false)
+        .hidden(true)
+        .follow_links(true)
+        .build();
     let mut out = Vec::new();
     for e in walker.flatten() {
         if e.file_type().is_some_and(|t| !t.is_dir()) {
@@ -260,7 +376,11 @@ pub fn keep_rule_files(sources: &mut [Source], factory: &AdapterFactory) {
 #[derive(Debug, Clone)]
 pub enum SyncEvent {
     /// Starting to clone (`clone: true`) or fetch a repository.
-    Started { name: String, url: String, clone: bool },
+    Started {
+        name: String,
+        url: String,
+        clone: bool,
+    },
     /// A repository is done (or failed).
     Finished(SyncedRepo),
 }
@@ -282,12 +402,18 @@ pub enum SyncOutcome {
     /// Newly cloned; the default branch is at `head`.
     Cloned { head: String },
     /// Fetched; the default branch moved from `before` to `head`.
-    Updated { before: Option<String>, head: String },
+    Updated {
+        before: Option<String>,
+        head: String,
+    },
     /// Fetched; nothing new on the default branch.
     UpToDate { head: String },
     /// Could not sync. `cached_at` (seconds since 1970) is the last successful sync, if any;
     /// `message` says what happened and what `build` will do.
-    Failed { message: String, cached_at: Option<u64> },
+    Failed {
+        message: String,
+        cached_at: Option<u64>,
+    },
 }
 
 impl SyncedRepo {
@@ -301,7 +427,9 @@ impl SyncedRepo {
                 Some(b) => format!("{}: updated {} -> {}", self.name, short(b), short(head)),
                 None => format!("{}: updated, at {}", self.name, short(head)),
             },
-            SyncOutcome::UpToDate { head } => format!("{}: up to date, at {}", self.name, short(head)),
+            SyncOutcome::UpToDate { head } => {
+                format!("{}: up to date, at {}", self.name, short(head))
+            }
             SyncOutcome::Failed { message, .. } => format!("{}: {message}", self.name),
         }
     }
@@ -317,7 +445,10 @@ impl SyncReport {
     /// Repositories that could not be synced.
     #[must_use]
     pub fn failed(&self) -> usize {
-        self.repos.iter().filter(|r| matches!(r.outcome, SyncOutcome::Failed { .. })).count()
+        self.repos
+            .iter()
+            .filter(|r| matches!(r.outcome, SyncOutcome::Failed { .. }))
+            .count()
     }
 }
 
@@ -333,31 +464,57 @@ pub fn sync(cfg: &Config, progress: &dyn Fn(SyncEvent)) -> Result<SyncReport, So
     let mut seen: HashSet<String> = HashSet::new();
     let mut report = SyncReport::default();
     for s in &cfg.sources {
-        let (Some(url), Some(name)) = (&s.git, s.cache_name()) else { continue };
+        let (Some(url), Some(name)) = (&s.git, s.cache_name()) else {
+            continue;
+        };
         if !seen.insert(name.clone()) {
             continue;
         }
         std::fs::create_dir_all(&repos).map_err(|e| SourcesError::io(&repos, &e))?;
         let dir = repos.join(&name);
-        progress(SyncEvent::Started { name: name.clone(), url: url.clone(), clone: !dir.exists() });
-        let outcome = sync_one(url, &name, &dir);
-        let done = SyncedRepo { name, url: url.clone(), dir, outcome };
+        let mut plan = git::FetchPlan::default();
+        for o in cfg
+            .sources
+            .iter()
+            .filter(|o| o.git.is_some() && o.cache_name().as_deref() == Some(name.as_str()))
+        {
+            plan.full |= o.commit.is_some();
+            if let Some(b) = &o.branch
+                && !plan.branches.contains(b)
+            {
+                plan.branches.push(b.clone());
+            }
+        }
+        progress(SyncEvent::Started {
+            name: name.clone(),
+            url: url.clone(),
+            clone: !dir.exists(),
+        });
+        let outcome = sync_one(url, &name, &dir, &plan);
+        let done = SyncedRepo {
+            name,
+            url: url.clone(),
+            dir,
+            outcome,
+        };
         progress(SyncEvent::Finished(done.clone()));
         report.repos.push(done);
     }
     Ok(report)
 }
 
-fn sync_one(url: &str, name: &str, dir: &Path) -> SyncOutcome {
+fn sync_one(url: &str, name: &str, dir: &Path, plan: &git::FetchPlan) -> SyncOutcome {
     let failed = |why: String, cached_at: Option<u64>| {
         let then = match cached_at {
             Some(t) => format!("`ruleatlas build` will use the cached copy from {}", format_time(t)),
             None => "there is no cached copy yet, so `ruleatlas build` cannot read this source until a sync succeeds".into(),
         };
         let message = if is_remote_url(url) {
-            format!("cannot reach {url} ({why}): offline? {then}")
+            format!("cannot reach {url}: offline? {then} (error: {why})")
         } else {
-            format!("cannot fetch from {url} ({why}; fetching a local repository runs `git-upload-pack`, is git installed?): {then}")
+            format!(
+                "cannot fetch from {url}: {then} (error: {why}; fetching a local repository runs `git-upload-pack`: is git installed?)"
+            )
         };
         SyncOutcome::Failed { message, cached_at }
     };
@@ -376,35 +533,55 @@ fn sync_one(url: &str, name: &str, dir: &Path) -> SyncOutcome {
             }
         };
         let before = git::resolve(&repo, None, None, true).ok();
-        if let Err(e) = git::fetch(&repo, url) {
+        if let Err(e) = git::fetch(&repo, url, plan) {
             return failed(e, cached_at);
         }
         // Re-open: refs written by the fetch are read fresh.
-        let head = git::open(dir).ok().and_then(|r| git::resolve(&r, None, None, true).ok());
+        let head = git::open(dir)
+            .ok()
+            .and_then(|r| git::resolve(&r, None, None, true).ok());
         write_stamp(dir, url);
         match head {
-            Some(h) if before == Some(h) => SyncOutcome::UpToDate { head: h.to_string() },
-            Some(h) => SyncOutcome::Updated { before: before.map(|b| b.to_string()), head: h.to_string() },
-            None => failed("the fetch brought no default branch (an empty repository?)".into(), cached_at),
+            Some(h) if before == Some(h) => SyncOutcome::UpToDate {
+                head: h.to_string(),
+            },
+            Some(h) => SyncOutcome::Updated {
+                before: before.map(|b| b.to_string()),
+                head: h.to_string(),
+            },
+            None => failed(
+                "the fetch brought no default branch (an empty repository?)".into(),
+                cached_at,
+            ),
         }
     } else {
-        let Some(parent) = dir.parent() else { return failed("no cache folder".into(), None) };
+        let Some(parent) = dir.parent() else {
+            return failed("no cache folder".into(), None);
+        };
+        remove_stale_partials(parent, &format!(".partial-{name}-"));
         let tmp = parent.join(format!(".partial-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         let result = (|| -> Result<gix::ObjectId, String> {
-            let repo = gix::init_bare(&tmp).map_err(|e| format!("cannot create {}: {}", tmp.display(), git::one_line(&e)))?;
-            git::fetch(&repo, url)?;
+            let repo = gix::init_bare(&tmp)
+                .map_err(|e| format!("cannot create {}: {}", tmp.display(), git::one_line(&e)))?;
+            git::fetch(&repo, url, plan)?;
             let repo = git::open(&tmp)?;
-            git::resolve(&repo, None, None, true).map_err(|e| format!("the fetch brought no default branch ({e})"))
+            git::resolve(&repo, None, None, true)
+                .map_err(|e| format!("the fetch brought no default branch ({e})"))
         })();
         match result {
             Ok(head) => {
                 if let Err(e) = std::fs::rename(&tmp, dir) {
                     let _ = std::fs::remove_dir_all(&tmp);
-                    return failed(format!("cannot move the clone into {}: {e}", dir.display()), None);
+                    return failed(
+                        format!("cannot move the clone into {}: {e}", dir.display()),
+                        None,
+                    );
                 }
                 write_stamp(dir, url);
-                SyncOutcome::Cloned { head: head.to_string() }
+                SyncOutcome::Cloned {
+                    head: head.to_string(),
+                }
             }
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&tmp);
@@ -415,14 +592,23 @@ fn sync_one(url: &str, name: &str, dir: &Path) -> SyncOutcome {
 }
 
 fn write_stamp(dir: &Path, url: &str) {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let _ = std::fs::write(dir.join(SYNC_STAMP), format!("{now}\n{url}\n"));
 }
 
 /// The time of the last successful sync of a cached clone (seconds since 1970).
 #[must_use]
 pub fn synced_at(dir: &Path) -> Option<u64> {
-    std::fs::read_to_string(dir.join(SYNC_STAMP)).ok()?.lines().next()?.trim().parse().ok()
+    std::fs::read_to_string(dir.join(SYNC_STAMP))
+        .ok()?
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// `2026-12-04 17:30 UTC`.
@@ -440,7 +626,11 @@ pub fn format_time(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        (rem % 3600) / 60
+    )
 }
 
 #[cfg(test)]
@@ -455,9 +645,18 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(repo_name("https://github.com/SigmaHQ/sigma"), "SigmaHQ-sigma");
-        assert_eq!(repo_name("https://github.com/Azure/Azure-Sentinel.git/"), "Azure-Azure-Sentinel");
-        assert_eq!(repo_name("git@github.com:elastic/detection-rules.git"), "elastic-detection-rules");
+        assert_eq!(
+            repo_name("https://github.com/SigmaHQ/sigma"),
+            "SigmaHQ-sigma"
+        );
+        assert_eq!(
+            repo_name("https://github.com/Azure/Azure-Sentinel.git/"),
+            "Azure-Azure-Sentinel"
+        );
+        assert_eq!(
+            repo_name("git@github.com:elastic/detection-rules.git"),
+            "elastic-detection-rules"
+        );
         assert_eq!(repo_name("/tmp/x/upstream"), "upstream");
         assert!(is_remote_url("git@github.com:a/b"));
         assert!(!is_remote_url("/tmp/a"));

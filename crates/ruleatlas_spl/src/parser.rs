@@ -191,8 +191,14 @@ const UNSUPPORTED: &[&str] = &[
 
 impl Parser<'_> {
     fn error(&mut self, msg: &str, range: TextRange) {
+        // The depth guard's error (`TooDeep`) is a limit, not a syntax error.
+        let code = if msg.starts_with("nesting deeper than") {
+            "limit-depth"
+        } else {
+            "spl-syntax"
+        };
         self.diags
-            .push(Diagnostic::error("spl-syntax", msg).with_range(range));
+            .push(Diagnostic::error(code, msg).with_range(range));
     }
 
     /// Splits `src[start..end]` at top-level pipes and parses each command.

@@ -248,6 +248,8 @@ fn deep_nesting_is_a_diagnostic_and_other_rules_are_kept() {
             .iter()
             .find(|d| d.message.contains("nesting deeper"))
             .expect("depth diagnostic");
+        // Regression (robustness): hitting the depth limit is a `limit-*` diagnostic.
+        assert_eq!(diag.code, "limit-depth");
         assert_eq!(diag.path.as_deref(), Some("detections/deep.yml"));
         assert_eq!(diag.line, Some(5));
         assert!(diag.column.is_some_and(|c| c > 10));

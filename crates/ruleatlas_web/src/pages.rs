@@ -290,7 +290,11 @@ pub fn overview(index: &Index, vendor: Option<Vendor>, matrix: &str) -> Overview
         .iter()
         .map(|m| Link {
             href: q(vkey, m),
-            label: format!("{}{}", m[..1].to_uppercase(), &m[1..]),
+            label: match *m {
+                "ics" => "ICS".to_string(),
+                "mobile" => "Mobile".to_string(),
+                _ => "Enterprise".to_string(),
+            },
             active: *m == matrix,
         })
         .collect();
@@ -482,7 +486,10 @@ fn plain_description(md: &str) -> Vec<String> {
         text.push(c);
         rest = &rest[c.len_utf8()..];
     }
-    text.split("\n\n").map(|p| p.trim().replace("<code>", "").replace("</code>", "")).filter(|p| !p.is_empty()).collect()
+    text.split("\n\n")
+        .map(|p| p.trim().replace("<code>", "").replace("</code>", ""))
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn split_top<T>(mut v: Vec<T>, n: usize) -> (Vec<T>, Vec<T>) {
@@ -702,7 +709,11 @@ pub fn technique(index: &Index, id: &str, filter: &GuideFilter) -> Option<Techni
             .tactics
             .iter()
             .map(|x| {
-                index.tactics.iter().find(|(ta, _)| &ta.shortname == x).map_or_else(|| x.clone(), |(ta, _)| ta.name.clone())
+                index
+                    .tactics
+                    .iter()
+                    .find(|(ta, _)| &ta.shortname == x)
+                    .map_or_else(|| x.clone(), |(ta, _)| ta.name.clone())
             })
             .collect::<Vec<_>>()
             .join(", "),
@@ -1320,17 +1331,31 @@ mod tests {
         let d = plain_description(
             "Adversaries may use [MFA](https://attack.mitre.org/techniques/T1111) requests.(Citation: Mandiant APT29)\n\nMore <code>x</code>.",
         );
-        assert_eq!(d, vec!["Adversaries may use MFA requests.".to_string(), "More x.".to_string()]);
+        assert_eq!(
+            d,
+            vec![
+                "Adversaries may use MFA requests.".to_string(),
+                "More x.".to_string()
+            ]
+        );
     }
 
     #[test]
     fn upstream_links_use_the_vendor_repository() {
         let mut doc = ruleatlas_model::RuleDoc::new(Vendor::Splunk, "detections/cloud/a b.yml");
         doc.title = "t".into();
-        let mut r = IndexedRule { id: "splunk:x".into(), source: String::new(), commit: None, doc, techniques: Vec::new() };
+        let mut r = IndexedRule {
+            id: "splunk:x".into(),
+            source: String::new(),
+            commit: None,
+            doc,
+            techniques: Vec::new(),
+        };
         assert_eq!(
             upstream_url(&r).as_deref(),
-            Some("https://github.com/splunk/security_content/blob/develop/detections/cloud/a%20b.yml")
+            Some(
+                "https://github.com/splunk/security_content/blob/develop/detections/cloud/a%20b.yml"
+            )
         );
         r.commit = Some("0123456789abcdef".into());
         assert!(upstream_url(&r).is_some_and(|u| u.contains("/blob/0123456789abcdef/")));

@@ -127,8 +127,15 @@ impl Parser<'_> {
     }
 
     fn error_diag(&mut self, span: TextRange, message: impl Into<String>) {
+        let message = message.into();
+        // The depth guard's error (`TooDeep`) is a limit, not a syntax error.
+        let code = if message.starts_with("nesting deeper than") {
+            "limit-depth"
+        } else {
+            "yaral-syntax"
+        };
         self.diags
-            .push(Diagnostic::error("yaral-syntax", message).with_range(span));
+            .push(Diagnostic::error(code, message).with_range(span));
     }
 
     /// `word:` where `word` names a section.
@@ -1074,7 +1081,7 @@ mod tests {
         assert!(
             p.diagnostics
                 .iter()
-                .any(|d| d.message.contains("nesting deeper"))
+                .any(|d| d.message.contains("nesting deeper") && d.code == "limit-depth")
         );
         let ev = &p.ast.rules[0].events.as_ref().expect("events").stmts;
         assert_eq!(ev.len(), 2);

@@ -239,7 +239,7 @@ fn print_summary(index: &Index, report: &LoadReport, seconds: f64, output: &Path
     }
     if !codes.is_empty() {
         let mut codes: Vec<_> = codes.into_iter().collect();
-        codes.sort_by(|a, b| b.1.cmp(&a.1));
+        codes.sort_by_key(|c| std::cmp::Reverse(c.1));
         let list: Vec<String> = codes
             .iter()
             .take(8)

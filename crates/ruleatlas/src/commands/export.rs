@@ -48,10 +48,10 @@ pub fn run(a: &ExportArgs) -> CliResult {
         }
         None => {
             let mut out = std::io::stdout().lock();
-            if let Err(e) = out.write_all(&buf) {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(CliError::Failed(e.to_string()));
-                }
+            if let Err(e) = out.write_all(&buf)
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                return Err(CliError::Failed(e.to_string()));
             }
         }
     }

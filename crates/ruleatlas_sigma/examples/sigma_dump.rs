@@ -1,6 +1,6 @@
 //! Prints one JSON line per Sigma document under a folder: id, path, status, predicates.
 //!
-//! `cargo run --release -p ruleatlas_sigma --example dump -- <sigma repository>`
+//! `cargo run --release -p ruleatlas_sigma --example sigma_dump -- <sigma repository>`
 //!
 //! Used by `bench/sigma_pysigma.py` to compare with pySigma and to time a full load. Loads files
 //! in parallel when `--jobs N` (default: all cores) is given, like the loader does.

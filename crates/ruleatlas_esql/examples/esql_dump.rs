@@ -1,5 +1,5 @@
 //! Prints the predicates of every ES|QL query in an Elastic corpus folder whose path contains
-//! a filter string: `cargo run -p ruleatlas_esql --example dump -- <corpus/elastic> [filter]`.
+//! a filter string: `cargo run -p ruleatlas_esql --example esql_dump -- <corpus/elastic> [filter]`.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
