@@ -10,12 +10,30 @@ use ruleatlas_model::{Support, VendorAdapter};
 
 fn adapters() -> Vec<(Box<dyn VendorAdapter>, &'static str)> {
     vec![
-        (Box::new(ruleatlas_sigma::SigmaAdapter::new()), "rules/windows/fuzz.yml"),
-        (Box::new(ruleatlas_elastic::ElasticAdapter::new()), "rules/windows/fuzz.toml"),
-        (Box::new(ruleatlas_spl::SplunkAdapter::new()), "detections/endpoint/fuzz.yml"),
-        (Box::new(ruleatlas_kusto::KustoAdapter::new()), "Detections/SecurityEvent/fuzz.yaml"),
-        (Box::new(ruleatlas_yaral::YaralAdapter::new()), "rules/fuzz.yaral"),
-        (Box::new(ruleatlas_panther::PantherAdapter::new()), "rules/aws_rules/fuzz.yml"),
+        (
+            Box::new(ruleatlas_sigma::SigmaAdapter::new()),
+            "rules/windows/fuzz.yml",
+        ),
+        (
+            Box::new(ruleatlas_elastic::ElasticAdapter::new()),
+            "rules/windows/fuzz.toml",
+        ),
+        (
+            Box::new(ruleatlas_spl::SplunkAdapter::new()),
+            "detections/endpoint/fuzz.yml",
+        ),
+        (
+            Box::new(ruleatlas_kusto::KustoAdapter::new()),
+            "Detections/SecurityEvent/fuzz.yaml",
+        ),
+        (
+            Box::new(ruleatlas_yaral::YaralAdapter::new()),
+            "rules/fuzz.yaral",
+        ),
+        (
+            Box::new(ruleatlas_panther::PantherAdapter::new()),
+            "rules/aws_rules/fuzz.yml",
+        ),
     ]
 }
 

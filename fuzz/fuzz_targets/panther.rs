@@ -24,7 +24,9 @@ fuzz_target!(|data: &[u8]| {
     common::on_worker_stack(|| {
         let py = String::from_utf8_lossy(data).into_owned();
         let mut support = Support::default();
-        support.files.insert("rules/aws_rules/fuzz.py".to_string(), py);
+        support
+            .files
+            .insert("rules/aws_rules/fuzz.py".to_string(), py);
         let mut adapter = ruleatlas_panther::PantherAdapter::new();
         let _ = adapter.prepare(&support);
         let (mut docs, _) = adapter.load("rules/aws_rules/fuzz.yml", RULE);

@@ -14,9 +14,21 @@ fn macros() -> &'static MacroTable {
     static TABLE: OnceLock<MacroTable> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = MacroTable::new();
-        t.insert("sysmon", &[], "(sourcetype=XmlWinEventLog:Microsoft-Windows-Sysmon/Operational)");
-        t.insert("process_net", &[], "(Processes.process_name=net.exe OR Processes.process_name=net1.exe)");
-        t.insert("security_content_ctime", &["field"], "convert timeformat=\"%Y-%m-%dT%H:%M:%S\" ctime($field$)");
+        t.insert(
+            "sysmon",
+            &[],
+            "(sourcetype=XmlWinEventLog:Microsoft-Windows-Sysmon/Operational)",
+        );
+        t.insert(
+            "process_net",
+            &[],
+            "(Processes.process_name=net.exe OR Processes.process_name=net1.exe)",
+        );
+        t.insert(
+            "security_content_ctime",
+            &["field"],
+            "convert timeformat=\"%Y-%m-%dT%H:%M:%S\" ctime($field$)",
+        );
         t.insert("wrapped", &[], "`sysmon` `process_net`");
         t.insert("filter_ok", &[], "search *");
         t.insert("loop", &[], "`loop` OR x=1");

@@ -51,9 +51,21 @@ pub enum Command {
         /// A STIX bundle (or a folder of them); may repeat.
         #[arg(long = "attack", value_name = "PATH")]
         attack: Vec<PathBuf>,
-        /// The catalog to write.
-        #[arg(short = 'o', long = "output", default_value = "ruleatlas.db")]
-        output: PathBuf,
+        /// The catalog to write (default: the config's `catalog`, else `ruleatlas.db`).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// A `ruleatlas.toml`; without sources on the command line, `build` reads the one in
+        /// the working directory.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Clone or fetch the git sources of `ruleatlas.toml` into its cache directory.
+    Sync {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print an example `ruleatlas.toml` with the six upstream repositories and exit.
+        #[arg(long)]
+        example_config: bool,
     },
     /// Catalog figures: rules, parse coverage per vendor and language, unparsed reasons.
     Stats {
@@ -173,8 +185,9 @@ pub enum Command {
     Serve {
         #[arg(long, default_value = "ruleatlas.db")]
         catalog: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        addr: String,
+        /// Default: the config's `[server] addr`, else 127.0.0.1:8080.
+        #[arg(long)]
+        addr: Option<String>,
     },
     /// Build the embedded example rules into a temporary catalog and show (or serve) them.
     Demo {

@@ -499,8 +499,8 @@ fn run_vendor(key: &str) -> usize {
     );
     if v.broken_line > 0 {
         assert!(
-            ds.iter()
-                .any(|d| d.line == Some(v.broken_line) && ["yaml", "toml", "yaral-syntax"].contains(&d.code.as_str())),
+            ds.iter().any(|d| d.line == Some(v.broken_line)
+                && ["yaml", "toml", "yaral-syntax"].contains(&d.code.as_str())),
             "broken syntax: expected line {}\n{}",
             v.broken_line,
             ctx()
@@ -560,12 +560,18 @@ fn run_vendor(key: &str) -> usize {
     // 7. 200,000-deep nesting in the query: `limit-depth` on the rule at the nesting's line
     // (for Panther, in the `.py` file the rule names), no crash; the rule is kept.
     cases += 1;
-    let deep_path = if v.key == "panther" { format!("{}/deep.py", v.dir) } else { f("deep_query") };
+    let deep_path = if v.key == "panther" {
+        format!("{}/deep.py", v.dir)
+    } else {
+        f("deep_query")
+    };
     assert!(
-        b.diags.iter().any(|d| d.rule.as_deref() == Some(id("deep-query").as_str())
-            && d.code == "limit-depth"
-            && d.path.as_deref() == Some(deep_path.as_str())
-            && d.line == Some(v.deep_line)),
+        b.diags
+            .iter()
+            .any(|d| d.rule.as_deref() == Some(id("deep-query").as_str())
+                && d.code == "limit-depth"
+                && d.path.as_deref() == Some(deep_path.as_str())
+                && d.line == Some(v.deep_line)),
         "deep query: no limit-depth diagnostic at {deep_path}:{}\n{}",
         v.deep_line,
         ctx()
@@ -577,7 +583,9 @@ fn run_vendor(key: &str) -> usize {
         cases += 1;
         let ds = b.find(&f("deep_format"));
         assert!(
-            ds.iter().any(|d| (d.code == "yaml" || d.code == "toml") && d.message.contains("recurs") && d.line.is_some()),
+            ds.iter().any(|d| (d.code == "yaml" || d.code == "toml")
+                && d.message.contains("recurs")
+                && d.line.is_some()),
             "deep format\n{}",
             ctx()
         );

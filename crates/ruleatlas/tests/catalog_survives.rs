@@ -156,6 +156,10 @@ fn a_killed_build_leaves_the_previous_catalog() {
             "kill after {ms} ms: finished={finished} leftovers={}",
             leftovers(&db).len()
         );
+        if finished {
+            // The build won the race: put the old catalog back for the next round.
+            build(&[format!("sigma={}", old_repo.display())], &db);
+        }
     }
     // During the write: once the temporary catalog appears, after 0..300 ms more.
     for extra in [0_u64, 5, 30, 120, 300] {

@@ -226,6 +226,19 @@ pub fn lower_language(
     l
 }
 
+/// Adds a `limit-predicates` diagnostic when the rule reached `LIMITS.max_predicates`
+/// (`Lowered::pred` turns the predicates past the limit into unparsed leaves).
+pub(crate) fn note_predicate_limit(l: &mut ruleatlas_model::Lowered) {
+    let max = ruleatlas_model::LIMITS.max_predicates;
+    if l.predicates.len() >= max && !l.diagnostics.iter().any(|d| d.code == "limit-predicates") {
+        l.diagnostics
+            .push(ruleatlas_diagnostics::Diagnostic::warning(
+                "limit-predicates",
+                format!("more than {max} predicates in one rule; the rest are unparsed"),
+            ));
+    }
+}
+
 fn with_context(mut l: Lowered, context: &[(String, serde_json::Value)]) -> Lowered {
     for p in &mut l.predicates {
         for (k, v) in context {
@@ -233,4 +246,30 @@ fn with_context(mut l: Lowered, context: &[(String, serde_json::Value)]) -> Lowe
         }
     }
     l
+}
+
+#[cfg(test)]
+mod predicate_limit_tests {
+    /// Regression (robustness): a rule over `LIMITS.max_predicates` gets a `limit-predicates`
+    /// diagnostic besides the unparsed leaves `Lowered::pred` makes of the rest.
+    #[test]
+    fn too_many_predicates_is_a_diagnostic() {
+        let n = ruleatlas_model::LIMITS.max_predicates + 1;
+        let terms: Vec<String> = (0..n).map(|i| format!("f{i}:x")).collect();
+        let q = "'''";
+        let toml = format!(
+            "[rule]\nname = \"Many\"\nrule_id = \"many\"\ntype = \"query\"\nlanguage = \"kuery\"\nquery = {q}\n{}\n{q}\n",
+            terms.join(" or ")
+        );
+        let (docs, _) = super::load_file("rules/many.toml", &toml);
+        assert!(
+            docs[0]
+                .lowered
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "limit-predicates"),
+            "{:?}",
+            docs[0].lowered.diagnostics
+        );
+    }
 }

@@ -98,7 +98,21 @@ pub fn lower_document(doc: &SigmaDocument, ctx: &LowerContext) -> LoweredDocumen
     };
     l.tree = tree;
     l.finish();
+    note_predicate_limit(l);
     out
+}
+
+/// Adds a `limit-predicates` diagnostic when the rule reached `LIMITS.max_predicates`
+/// (`Lowered::pred` turns the predicates past the limit into unparsed leaves).
+pub(crate) fn note_predicate_limit(l: &mut ruleatlas_model::Lowered) {
+    let max = ruleatlas_model::LIMITS.max_predicates;
+    if l.predicates.len() >= max && !l.diagnostics.iter().any(|d| d.code == "limit-predicates") {
+        l.diagnostics
+            .push(ruleatlas_diagnostics::Diagnostic::warning(
+                "limit-predicates",
+                format!("more than {max} predicates in one rule; the rest are unparsed"),
+            ));
+    }
 }
 
 fn positions_json(positions: &[LineColumn]) -> serde_json::Value {
@@ -535,6 +549,33 @@ mod tests {
         assert_eq!(
             block_at(t, start),
             "detection:\n    sel:\n        A: 1\n\n    # c\n    condition: sel"
+        );
+    }
+}
+
+#[cfg(test)]
+mod predicate_limit_tests {
+    use ruleatlas_model::VendorAdapter;
+
+    /// Regression (robustness): a rule over `LIMITS.max_predicates` gets a `limit-predicates`
+    /// diagnostic besides the unparsed leaves `Lowered::pred` makes of the rest.
+    #[test]
+    fn too_many_predicates_is_a_diagnostic() {
+        let n = ruleatlas_model::LIMITS.max_predicates + 1;
+        let fields: Vec<String> = (0..n).map(|i| format!("        F{i}: x")).collect();
+        let text = format!(
+            "title: Many\nid: many\nlogsource:\n    product: windows\ndetection:\n    selection:\n{}\n    condition: selection\n",
+            fields.join("\n")
+        );
+        let (docs, _) = super::SigmaAdapter::new().load("rules/many.yml", &text);
+        assert!(
+            docs[0]
+                .lowered
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "limit-predicates"),
+            "{:?}",
+            docs[0].lowered.diagnostics
         );
     }
 }

@@ -64,7 +64,7 @@ pub struct SourceConfig {
     /// A repository URL, or a local path to a repository (made absolute on load): synced
     /// into `<cache>/repos/<name>` by `ruleatlas sync`.
     pub git: Option<String>,
-    /// The branch (or tag) to read; default: the upstream's default branch.
+    /// The branch to read; default: the upstream's default branch (a tag goes in `commit`).
     pub branch: Option<String>,
     /// A commit id (full or abbreviated) or any ref to read.
     pub commit: Option<String>,

@@ -90,10 +90,39 @@ mod limit_tests {
     /// unparsed leaf with a `limit-query-size` diagnostic.
     #[test]
     fn query_over_the_size_limit_is_a_diagnostic() {
-        let q = format!("index=main {}", "x=1 ".repeat(ruleatlas_model::LIMITS.max_query_bytes / 4));
+        let q = format!(
+            "index=main {}",
+            "x=1 ".repeat(ruleatlas_model::LIMITS.max_query_bytes / 4)
+        );
         let a = super::analyze(&q, &super::MacroTable::new());
         assert!(a.lowered.predicates.is_empty());
         assert_eq!(a.lowered.unparsed.len(), 1);
-        assert!(a.lowered.diagnostics.iter().any(|d| d.code == "limit-query-size"));
+        assert!(
+            a.lowered
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "limit-query-size")
+        );
+    }
+}
+
+#[cfg(test)]
+mod predicate_limit_tests {
+    /// Regression (robustness): a rule over `LIMITS.max_predicates` gets a `limit-predicates`
+    /// diagnostic besides the unparsed leaves `Lowered::pred` makes of the rest.
+    #[test]
+    fn too_many_predicates_is_a_diagnostic() {
+        let n = ruleatlas_model::LIMITS.max_predicates + 1;
+        let terms: Vec<String> = (0..n).map(|i| format!("f{i}=x")).collect();
+        let a = super::analyze(
+            &format!("index=main {}", terms.join(" ")),
+            &super::MacroTable::new(),
+        );
+        assert!(
+            a.lowered
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "limit-predicates")
+        );
     }
 }

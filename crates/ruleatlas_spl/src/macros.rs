@@ -558,8 +558,16 @@ mod tests {
         }
         let start = std::time::Instant::now();
         let ex = t.expand("index=main `m15` | stats count");
-        assert!(start.elapsed().as_secs() < 20, "expansion took {:?}", start.elapsed());
-        assert!(ex.text.len() < 2 * LIMITS.max_query_bytes, "{} bytes", ex.text.len());
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "expansion took {:?}",
+            start.elapsed()
+        );
+        assert!(
+            ex.text.len() < 2 * LIMITS.max_query_bytes,
+            "{} bytes",
+            ex.text.len()
+        );
         assert!(ex.diagnostics.iter().any(|d| d.code == "limit-query-size"));
         assert!(ex.failures.iter().any(|(_, r)| r == MACRO_TOO_LARGE));
     }

@@ -299,6 +299,7 @@ impl YaralAdapter {
         let mut lowered = lower_rule(rule, &self.ctx);
         lowered.diagnostics.extend(diags);
         lowered.finish();
+        note_predicate_limit(&mut lowered);
         lowered.resolve_origins(rel_path, &|off| lines.line_column(text, off));
         let hints: Vec<(String, String)> = lowered
             .predicates
@@ -441,5 +442,45 @@ impl VendorAdapter for YaralAdapter {
             .windows(2)
             .any(|w| w[0].is_word("events") && w[1].kind == TokenKind::Colon);
         rule && events
+    }
+}
+
+/// Adds a `limit-predicates` diagnostic when the rule reached `LIMITS.max_predicates`
+/// (`Lowered::pred` turns the predicates past the limit into unparsed leaves).
+pub(crate) fn note_predicate_limit(l: &mut ruleatlas_model::Lowered) {
+    let max = ruleatlas_model::LIMITS.max_predicates;
+    if l.predicates.len() >= max && !l.diagnostics.iter().any(|d| d.code == "limit-predicates") {
+        l.diagnostics
+            .push(ruleatlas_diagnostics::Diagnostic::warning(
+                "limit-predicates",
+                format!("more than {max} predicates in one rule; the rest are unparsed"),
+            ));
+    }
+}
+
+#[cfg(test)]
+mod predicate_limit_tests {
+    use ruleatlas_model::VendorAdapter;
+
+    /// Regression (robustness): a rule over `LIMITS.max_predicates` gets a `limit-predicates`
+    /// diagnostic besides the unparsed leaves `Lowered::pred` makes of the rest.
+    #[test]
+    fn too_many_predicates_is_a_diagnostic() {
+        let n = ruleatlas_model::LIMITS.max_predicates + 1;
+        let lines: Vec<String> = (0..n).map(|i| format!("    $e.f{i} = \"x\"")).collect();
+        let text = format!(
+            "rule many {{\n  meta:\n    rule_id = \"many\"\n  events:\n{}\n  condition:\n    $e\n}}\n",
+            lines.join("\n")
+        );
+        let (docs, _) = super::YaralAdapter::new().load("rules/many.yaral", &text);
+        assert!(
+            docs[0]
+                .lowered
+                .diagnostics
+                .iter()
+                .any(|d| d.code == "limit-predicates"),
+            "{:?}",
+            docs[0].lowered.diagnostics
+        );
     }
 }

@@ -19,7 +19,8 @@ pub struct BuildOptions {
     pub corpus: Option<PathBuf>,
     pub sources: Vec<String>,
     pub attack: Vec<PathBuf>,
-    pub output: PathBuf,
+    pub output: Option<PathBuf>,
+    pub config: Option<PathBuf>,
     pub quiet: bool,
 }
 
@@ -148,13 +149,42 @@ pub fn build_catalog(
 }
 
 pub fn run(opts: &BuildOptions) -> CliResult {
-    let sources = sources(opts.corpus.as_deref(), &opts.sources)?;
+    let mut sources = sources(opts.corpus.as_deref(), &opts.sources)?;
+    let mut attack_paths = opts.attack.clone();
+    let mut output = opts.output.clone();
+    // No sources on the command line: the config file says what to read.
+    let config = if sources.is_empty() || opts.config.is_some() {
+        super::sync::find_config(opts.config.as_deref())?
+    } else {
+        None
+    };
+    if let Some(cfg) = &config {
+        if sources.is_empty() {
+            let say = |msg: &str| {
+                if !opts.quiet {
+                    eprintln!("{msg}");
+                }
+            };
+            sources = ruleatlas_sources::materialize(cfg, &say)
+                .map_err(|e| super::sync::sources_error(&e))?;
+            ruleatlas_sources::keep_rule_files(&mut sources, &crate::adapters::adapter);
+        }
+        if attack_paths.is_empty() {
+            attack_paths.clone_from(&cfg.attack);
+        }
+        if output.is_none() {
+            output = Some(cfg.catalog.clone());
+        }
+    }
     if sources.is_empty() {
         return Err(CliError::Usage(
-            "nothing to build: give --corpus DIR or --source VENDOR=PATH (see `ruleatlas build --help`)".into(),
+            "nothing to build: give --corpus DIR or --source VENDOR=PATH, or write a ruleatlas.toml \
+             (see docs/config.md; `ruleatlas sync --example-config` prints one)"
+                .into(),
         ));
     }
-    let attack = load_attack(&opts.attack)?;
+    let output = output.unwrap_or_else(|| PathBuf::from("ruleatlas.db"));
+    let attack = load_attack(&attack_paths)?;
     let show = term::progress_allowed(opts.quiet);
     let multi = MultiProgress::new();
     let bars: Mutex<BTreeMap<Vendor, ProgressBar>> = Mutex::new(BTreeMap::new());
@@ -187,12 +217,20 @@ pub fn run(opts: &BuildOptions) -> CliResult {
             }
         }
     };
-    let (report, seconds) = build_catalog(&sources, &attack, &opts.output, &progress)?;
+    let (report, seconds) = build_catalog(&sources, &attack, &output, &progress)?;
+    if let Some(cfg) = &config {
+        // Old commit exports are no longer needed once a catalog from the new ones exists.
+        if let Err(e) = ruleatlas_sources::prune_trees(cfg, &sources)
+            && !opts.quiet
+        {
+            eprintln!("warning: {e}");
+        }
+    }
     if opts.quiet {
         return Ok(ExitCode::SUCCESS);
     }
-    let index = super::open_catalog(&opts.output)?;
-    print_summary(&index, &report, seconds, &opts.output, attack.is_empty());
+    let index = super::open_catalog(&output)?;
+    print_summary(&index, &report, seconds, &output, attack.is_empty());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,6 +4,7 @@ mod build;
 mod check;
 mod export;
 mod show;
+mod sync;
 mod test;
 
 use std::path::Path;
@@ -82,13 +83,19 @@ pub fn run(cli: Cli) -> CliResult {
             sources,
             attack,
             output,
+            config,
         } => build::run(&BuildOptions {
             corpus,
             sources,
             attack,
             output,
+            config,
             quiet,
         }),
+        Command::Sync {
+            config,
+            example_config,
+        } => sync::run(config.as_deref(), example_config, quiet),
         Command::Stats { catalog, json } => show::stats(&catalog, json),
         Command::Guide {
             technique,
@@ -159,7 +166,14 @@ pub fn run(cli: Cli) -> CliResult {
             min_rules,
             what,
         }),
-        Command::Serve { catalog, addr } => crate::demo::serve(&catalog, &addr),
+        Command::Serve { catalog, addr } => {
+            let addr = match addr {
+                Some(a) => a,
+                None => sync::find_config(None)?
+                    .map_or_else(|| "127.0.0.1:8080".to_string(), |c| c.server.addr),
+            };
+            crate::demo::serve(&catalog, &addr)
+        }
         Command::Demo { addr, no_serve } => crate::demo::run(&addr, no_serve, quiet),
     }
 }
