@@ -211,6 +211,12 @@ fn a_killed_build_leaves_the_previous_catalog() {
         "after a complete build: leftovers={}",
         leftovers(&db).len()
     );
+    // The next build removes temporary files of killed builds (their process is gone).
+    assert_eq!(
+        leftovers(&db),
+        Vec::<PathBuf>::new(),
+        "stale temporary catalogs are removed"
+    );
     eprintln!(
         "{report}temporary files left by killed builds: {}",
         left.len()

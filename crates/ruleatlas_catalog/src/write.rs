@@ -51,6 +51,7 @@ fn temp_path(target: &Path) -> PathBuf {
 /// # Errors
 /// Database or file errors.
 pub fn write_catalog(target: &Path, input: &BuildInput<'_>) -> Result<(), CatalogError> {
+    remove_stale_temp_files(target);
     let tmp = temp_path(target);
     let result = write_to(&tmp, input).and_then(|()| {
         let f = std::fs::File::open(&tmp)?;
@@ -68,6 +69,40 @@ pub fn write_catalog(target: &Path, input: &BuildInput<'_>) -> Result<(), Catalo
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Removes temporary catalogs left by builds that were killed (their process is gone).
+/// A temporary file of a build still running is left alone.
+fn remove_stale_temp_files(target: &Path) {
+    let Some(name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let dir = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !process_alive(pid) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Whether a process exists. Where that cannot be told (no `/proc`), assume it does.
+fn process_alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
 fn write_to(path: &Path, input: &BuildInput<'_>) -> Result<(), CatalogError> {

@@ -1346,15 +1346,17 @@ impl<'a> Lw<'a> {
                 }
             }
             ExprKind::Binary { op, lhs, rhs } => {
-                if self.is_time(lhs) || self.is_time(rhs) {
+                // Each side is evaluated once: evaluating it again for `is_time` made a
+                // left-nested chain (`a > > > ... b`) exponential.
+                let (lv, rv) = (self.values(lhs, env), self.values(rhs, env));
+                if matches!(lv, Vals::Time) || matches!(rv, Vals::Time) {
                     return Vals::Time;
                 }
                 if let Some(field) = self.field(e, env) {
                     return Vals::Field(field);
                 }
                 // `let threshold = 5 * 2;`: fold arithmetic on numbers.
-                if let (Vals::Lits(a), Vals::Lits(b)) =
-                    (self.values(lhs, env), self.values(rhs, env))
+                if let (Vals::Lits(a), Vals::Lits(b)) = (lv, rv)
                     && let ([a], [b]) = (a.as_slice(), b.as_slice())
                     && let Some(v) = fold(op, a, b)
                 {

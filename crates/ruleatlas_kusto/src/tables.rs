@@ -46,7 +46,10 @@ pub fn table_info(table: &str) -> Option<&'static TableInfo> {
         .iter()
         .filter_map(|r| {
             let p = r.pattern.strip_suffix('*')?;
-            let matches = name.len() >= p.len() && name[..p.len()].eq_ignore_ascii_case(p);
+            // `get`: the name may have a multi-byte character where the prefix ends.
+            let matches = name
+                .get(..p.len())
+                .is_some_and(|n| n.eq_ignore_ascii_case(p));
             matches.then_some((p.len(), r))
         })
         .max_by_key(|(n, _)| *n)

@@ -121,16 +121,25 @@ fn fixtures() {
     }
 }
 
-/// The demo rules shipped for `ruleatlas demo` load fully, with their techniques.
+/// The demo rules shipped for `ruleatlas demo` (`examples/yaral/rules/*/`) load fully, with
+/// their techniques.
 #[test]
 fn demo_rules() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo");
-    let mut n = 0;
-    for entry in std::fs::read_dir(&dir)
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/yaral/rules");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("demo dir")
         .filter_map(Result::ok)
-    {
-        let path = entry.path();
+        .flat_map(|d| {
+            std::fs::read_dir(d.path())
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+        })
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let mut n = 0;
+    for path in files {
         let text = std::fs::read_to_string(&path).expect("demo rule");
         let name = path
             .file_name()
