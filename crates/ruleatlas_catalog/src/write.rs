@@ -12,12 +12,6 @@ use rusqlite::{Connection, params};
 use crate::CatalogError;
 use crate::schema::{DDL, SCHEMA_VERSION};
 
-/// Files and file-level diagnostics of one vendor.
-#[derive(Debug, Default, Clone)]
-pub struct VendorFiles {
-    pub files: usize,
-}
-
 /// What a build hands to the catalog.
 pub struct BuildInput<'a> {
     pub rules: &'a [LoadedRule],
