@@ -14,6 +14,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// Loading allocates many small strings on every core; mimalloc's per-thread heaps cut the
+/// allocator's share of a build (measured in `bench/results/sigma_pysigma.txt`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How does the community detect technique X, across every vendor?
 #[derive(Parser, Debug)]
 #[command(name = "ruleatlas", version, about, long_about = None)]

@@ -17,7 +17,7 @@ pub mod stats;
 pub mod write;
 
 pub use index::{Index, IndexedRule, TechniqueRow};
-pub use write::{BuildInput, write_catalog};
+pub use write::{BuildInput, CatalogWriter, RuleJson, write_catalog};
 
 /// Errors of the catalog.
 #[derive(Debug)]

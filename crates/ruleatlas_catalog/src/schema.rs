@@ -45,7 +45,6 @@ CREATE TABLE rules (
     extra          TEXT NOT NULL,
     tree           TEXT NOT NULL
 );
-CREATE INDEX rules_vendor ON rules(vendor);
 CREATE TABLE rule_techniques (
     rule_id      TEXT NOT NULL REFERENCES rules(id),
     technique_id TEXT NOT NULL,
@@ -54,7 +53,6 @@ CREATE TABLE rule_techniques (
     revoked_by   TEXT,
     PRIMARY KEY (rule_id, technique_id)
 );
-CREATE INDEX rule_techniques_technique ON rule_techniques(technique_id);
 CREATE TABLE predicates (
     rule_id        TEXT NOT NULL REFERENCES rules(id),
     idx            INTEGER NOT NULL,
@@ -73,7 +71,6 @@ CREATE TABLE predicates (
     origin_column  INTEGER,
     PRIMARY KEY (rule_id, idx)
 );
-CREATE INDEX predicates_field ON predicates(field);
 CREATE TABLE unparsed (
     rule_id       TEXT NOT NULL REFERENCES rules(id),
     idx           INTEGER NOT NULL,
@@ -94,7 +91,6 @@ CREATE TABLE diagnostics (
     line     INTEGER,
     col      INTEGER
 );
-CREATE INDEX diagnostics_rule ON diagnostics(rule_id);
 CREATE TABLE techniques (
     id          TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
@@ -118,4 +114,13 @@ CREATE TABLE tactics (
     domain    TEXT NOT NULL,
     known     INTEGER NOT NULL
 );
+";
+
+/// Secondary indexes, built once every row is in (cheaper than keeping them up to date
+/// insert by insert).
+pub const INDEXES: &str = r"
+CREATE INDEX rules_vendor ON rules(vendor);
+CREATE INDEX rule_techniques_technique ON rule_techniques(technique_id);
+CREATE INDEX predicates_field ON predicates(field);
+CREATE INDEX diagnostics_rule ON diagnostics(rule_id);
 ";

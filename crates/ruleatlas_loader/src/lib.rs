@@ -10,6 +10,7 @@ mod read;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
@@ -142,12 +143,52 @@ fn list_files(root: &Path, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     out
 }
 
-/// Loads one source with a fresh adapter.
-pub fn load_source(
+/// What a streaming load does with each rule as soon as its file is read (see
+/// [`load_all_streaming`]).
+pub struct Stream<'a> {
+    /// Finishes a copy of the rule before it is emitted (field normalization). The rules of
+    /// the report are left as [`load_all`] leaves them.
+    pub prepare: &'a (dyn Fn(&mut RuleDoc) + Sync),
+    /// Receives each finished rule under a provisional id, from the loading threads. A rule
+    /// emitted and not withdrawn (see [`Revisions`]) is, field for field, the report's rule
+    /// with `prepare` applied.
+    pub emit: &'a (dyn Fn(LoadedRule) + Sync),
+}
+
+/// What a streaming load emitted that no longer holds once every file is read.
+#[derive(Debug, Default)]
+pub struct Revisions {
+    /// Ids emitted earlier to take back: their rule changed when linked, or its final id is
+    /// not the provisional one.
+    pub withdrawn: Vec<String>,
+    /// Indexes into [`LoadReport::rules`] of the rules to emit (again): changed, renamed,
+    /// or never emitted because another rule held their provisional id.
+    pub emit: Vec<usize>,
+}
+
+/// One document as a loading thread leaves it.
+struct Loaded {
+    doc: RuleDoc,
+    techniques: Vec<ResolvedTechnique>,
+    /// The provisional id it was emitted under, if it was.
+    emitted_as: Option<String>,
+}
+
+/// The streaming side of one load: provisional ids already taken, across sources.
+struct Emitter<'a> {
+    stream: &'a Stream<'a>,
+    claimed: Mutex<HashSet<String>>,
+}
+
+/// Loads one source with a fresh adapter: its report (without rules), its documents, and
+/// the indexes of those linking changed.
+fn load_source(
     source: &Source,
     factory: &AdapterFactory,
+    attack: &Attack,
     progress: &(dyn Fn(Progress) + Sync),
-) -> LoadReport {
+    emitter: Option<&Emitter<'_>>,
+) -> (LoadReport, Vec<Loaded>, Vec<usize>) {
     let vendor = source.vendor;
     let mut adapter = factory(vendor);
     let mut walk_diags = Vec::new();
@@ -190,10 +231,11 @@ pub fn load_source(
     let total = rule_files.len();
     progress(Progress::Listed { vendor, total });
     let done = AtomicUsize::new(0);
-    let results: Vec<(Vec<RuleDoc>, Vec<Diagnostic>)> = rule_files
+    let source_label = source.root.to_string_lossy().into_owned();
+    let results: Vec<(Vec<Loaded>, Vec<Diagnostic>)> = rule_files
         .par_iter()
         .map(|(rel, path)| {
-            let out = match read_text(path) {
+            let (docs, diags) = match read_text(path) {
                 Ok(text) => {
                     // An adapter bug must not take the whole build down.
                     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -218,48 +260,143 @@ pub fn load_source(
                     Vec::new(),
                 ),
             };
+            let loaded = docs
+                .into_iter()
+                .map(|mut doc| {
+                    for dg in &mut doc.lowered.diagnostics {
+                        if dg.path.is_none() {
+                            dg.path = Some(doc.path.clone());
+                        }
+                    }
+                    doc.tactics = normalize_tactics(&doc.tactics, attack);
+                    let techniques = resolve_techniques(&doc, attack);
+                    let emitted_as = emitter.and_then(|em| {
+                        let id = base_id(&doc);
+                        let fresh = em.claimed.lock().is_ok_and(|mut c| c.insert(id.clone()));
+                        if !fresh {
+                            return None;
+                        }
+                        let mut rule = LoadedRule {
+                            id,
+                            doc: doc.clone(),
+                            source: source_label.clone(),
+                            commit: source.commit.clone(),
+                            techniques: techniques.clone(),
+                        };
+                        (em.stream.prepare)(&mut rule.doc);
+                        let emitted = rule.id.clone();
+                        (em.stream.emit)(rule);
+                        Some(emitted)
+                    });
+                    Loaded {
+                        doc,
+                        techniques,
+                        emitted_as,
+                    }
+                })
+                .collect();
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             progress(Progress::Loaded {
                 vendor,
                 done: n,
                 total,
             });
-            out
+            (loaded, diags)
         })
         .collect();
-    let mut docs = Vec::new();
+    let count = results.iter().map(|r| r.0.len()).sum();
+    let mut docs: Vec<RuleDoc> = Vec::with_capacity(count);
+    let mut rest: Vec<(Vec<ResolvedTechnique>, Option<String>)> = Vec::with_capacity(count);
     let mut diagnostics: Vec<(Vendor, Diagnostic)> =
         walk_diags.into_iter().map(|d| (vendor, d)).collect();
-    for (mut d, diags) in results {
-        for doc in &mut d {
-            for dg in &mut doc.lowered.diagnostics {
-                if dg.path.is_none() {
-                    dg.path = Some(doc.path.clone());
-                }
-            }
+    for (l, diags) in results {
+        for one in l {
+            docs.push(one.doc);
+            rest.push((one.techniques, one.emitted_as));
         }
-        docs.extend(d);
         diagnostics.extend(diags.into_iter().map(|d| (vendor, d)));
     }
-    diagnostics.extend(adapter.link(&mut docs).into_iter().map(|d| (vendor, d)));
-    let source_label = source.root.to_string_lossy().into_owned();
-    let rules = docs
+    let linked = adapter.link(&mut docs);
+    diagnostics.extend(linked.diagnostics.into_iter().map(|d| (vendor, d)));
+    let loaded = docs
         .into_iter()
-        .map(|doc| LoadedRule {
-            id: String::new(),
+        .zip(rest)
+        .map(|(doc, (techniques, emitted_as))| Loaded {
             doc,
-            source: source_label.clone(),
-            commit: source.commit.clone(),
-            techniques: Vec::new(),
+            techniques,
+            emitted_as,
         })
         .collect();
     let mut files_count = BTreeMap::new();
     files_count.insert(vendor, files.len());
-    LoadReport {
-        rules,
+    let report = LoadReport {
+        rules: Vec::new(),
         diagnostics,
         files: files_count,
+    };
+    (report, loaded, linked.changed)
+}
+
+/// `<vendor>:<native id>`, or `<vendor>:<path>` for a rule without an id.
+fn base_id(doc: &RuleDoc) -> String {
+    let native = doc
+        .native_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&doc.path);
+    format!("{}:{}", doc.vendor.key(), native)
+}
+
+fn load(
+    sources: &[Source],
+    factory: &AdapterFactory,
+    attack: &Attack,
+    progress: &(dyn Fn(Progress) + Sync),
+    emitter: Option<&Emitter<'_>>,
+) -> (LoadReport, Revisions) {
+    let mut report = LoadReport::default();
+    let mut emitted: Vec<Option<String>> = Vec::new();
+    let mut changed: Vec<bool> = Vec::new();
+    for s in sources {
+        let (r, loaded, linked) = load_source(s, factory, attack, progress, emitter);
+        let offset = report.rules.len();
+        let source_label = s.root.to_string_lossy().into_owned();
+        changed.resize(offset + loaded.len(), false);
+        for i in linked {
+            if let Some(c) = changed.get_mut(offset + i) {
+                *c = true;
+            }
+        }
+        for l in loaded {
+            emitted.push(l.emitted_as);
+            report.rules.push(LoadedRule {
+                id: String::new(),
+                doc: l.doc,
+                source: source_label.clone(),
+                commit: s.commit.clone(),
+                techniques: l.techniques,
+            });
+        }
+        report.diagnostics.extend(r.diagnostics);
+        for (v, n) in r.files {
+            *report.files.entry(v).or_default() += n;
+        }
     }
+    assign_ids(&mut report.rules);
+    let mut revisions = Revisions::default();
+    if emitter.is_some() {
+        for (i, r) in report.rules.iter().enumerate() {
+            let current = emitted[i].as_deref() == Some(r.id.as_str()) && !changed[i];
+            if !current {
+                if let Some(e) = emitted[i].take() {
+                    revisions.withdrawn.push(e);
+                }
+                revisions.emit.push(i);
+            }
+        }
+    }
+    (report, revisions)
 }
 
 /// Loads every source, assigns ids and resolves ATT&CK (with an empty [`Attack`] when no
@@ -270,21 +407,26 @@ pub fn load_all(
     attack: &Attack,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> LoadReport {
-    let mut report = LoadReport::default();
-    for s in sources {
-        let r = load_source(s, factory, progress);
-        report.rules.extend(r.rules);
-        report.diagnostics.extend(r.diagnostics);
-        for (v, n) in r.files {
-            *report.files.entry(v).or_default() += n;
-        }
-    }
-    assign_ids(&mut report.rules);
-    for r in &mut report.rules {
-        r.techniques = resolve_techniques(&r.doc, attack);
-        r.doc.tactics = normalize_tactics(&r.doc.tactics, attack);
-    }
-    report
+    load(sources, factory, attack, progress, None).0
+}
+
+/// Like [`load_all`], and also hands each rule to `stream.emit` as soon as its file is read,
+/// finished by `stream.prepare`, under a provisional id (`<vendor>:<native id>`), so that a
+/// catalog can be written while the other files are still being read. Linking and final ids
+/// come once every file is read; the [`Revisions`] say which emitted rules to take back and
+/// which rules to emit (again) for the result to be exactly the report's rules.
+pub fn load_all_streaming(
+    sources: &[Source],
+    factory: &AdapterFactory,
+    attack: &Attack,
+    progress: &(dyn Fn(Progress) + Sync),
+    stream: &Stream<'_>,
+) -> (LoadReport, Revisions) {
+    let emitter = Emitter {
+        stream,
+        claimed: Mutex::new(HashSet::new()),
+    };
+    load(sources, factory, attack, progress, Some(&emitter))
 }
 
 /// Tactics as ATT&CK short names: `Credential Access`, `credential_access`,
@@ -342,18 +484,11 @@ pub fn assign_ids(rules: &mut [LoadedRule]) {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut first_path: HashMap<String, String> = HashMap::new();
     for i in order {
-        let doc = &rules[i].doc;
-        let native = doc
-            .native_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map_or_else(|| doc.path.clone(), str::to_string);
-        let base = format!("{}:{}", doc.vendor.key(), native);
+        let base = base_id(&rules[i].doc);
         let n = seen.entry(base.clone()).or_insert(0);
         *n += 1;
         if *n == 1 {
-            first_path.insert(base.clone(), doc.path.clone());
+            first_path.insert(base.clone(), rules[i].doc.path.clone());
             rules[i].id = base;
         } else {
             let id = format!("{base}~{n}");

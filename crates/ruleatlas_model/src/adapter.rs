@@ -36,6 +36,15 @@ impl Support {
     }
 }
 
+/// What [`VendorAdapter::link`] did.
+#[derive(Debug, Default, Clone)]
+pub struct Linked {
+    pub diagnostics: Vec<Diagnostic>,
+    /// Indexes (into the slice `link` got) of every document it changed, in any order,
+    /// repeats allowed.
+    pub changed: Vec<usize>,
+}
+
 /// A vendor's reader of rule files. Implementations do no I/O.
 pub trait VendorAdapter: Send + Sync {
     fn vendor(&self) -> Vendor;
@@ -52,9 +61,11 @@ pub trait VendorAdapter: Send + Sync {
     /// diagnostic (returned in the second element).
     fn load(&self, rel_path: &str, text: &str) -> (Vec<RuleDoc>, Vec<Diagnostic>);
 
-    /// Links documents to each other once all are loaded (correlations, scheduled queries).
-    fn link(&self, _docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
-        Vec::new()
+    /// Links documents to each other once all are loaded (correlations, scheduled queries,
+    /// filters), and says which documents it changed: the loader writes each document to the
+    /// catalog as soon as it is loaded, and writes again only those.
+    fn link(&self, _docs: &mut [RuleDoc]) -> Linked {
+        Linked::default()
     }
 
     /// Whether this file's content looks like this vendor's (for `check` without `--vendor`).

@@ -14,7 +14,7 @@ mod guard;
 mod predicate;
 mod rule;
 
-pub use adapter::{FileRole, Support, VendorAdapter};
+pub use adapter::{FileRole, Linked, Support, VendorAdapter};
 pub use guard::{DepthGuard, LIMITS, Limits};
 pub use predicate::{
     Condition, Lowered, Op, Origin, ParseStatus, Parsed, Predicate, PredicateKind, Unparsed, Value,

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use ruleatlas_diagnostics::Diagnostic;
 use ruleatlas_model::{
-    Condition, FileRole, Lowered, Op, ParseStatus, Predicate, PredicateKind, RuleDoc, RuleKind,
-    RuleTest, Support, TechniqueRef, Unparsed, Value, Vendor, VendorAdapter,
+    Condition, FileRole, Linked, Lowered, Op, ParseStatus, Predicate, PredicateKind, RuleDoc,
+    RuleKind, RuleTest, Support, TechniqueRef, Unparsed, Value, Vendor, VendorAdapter,
 };
 use ruleatlas_text::{LineColumn, LineIndex};
 use ruleatlas_yaml::Node;
@@ -473,7 +473,7 @@ impl VendorAdapter for PantherAdapter {
         (vec![doc], Vec::new())
     }
 
-    fn link(&self, docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
+    fn link(&self, docs: &mut [RuleDoc]) -> Linked {
         link_docs(docs)
     }
 
@@ -675,8 +675,9 @@ fn analysis_of(d: &RuleDoc) -> &str {
 }
 
 #[allow(clippy::too_many_lines)]
-fn link_docs(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
+fn link_docs(docs: &mut [RuleDoc]) -> Linked {
     let mut diags = Vec::new();
+    let mut changed = Vec::new();
     let mut by_id: HashMap<(RuleKind, String), usize> = HashMap::new();
     for (i, d) in docs.iter().enumerate() {
         if let Some(id) = &d.native_id {
@@ -701,6 +702,7 @@ fn link_docs(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
         if parts.is_empty() {
             continue;
         }
+        changed.push(i);
         let doc = &mut docs[i];
         unfinish(&mut doc.lowered);
         let mut tree = vec![std::mem::replace(
@@ -760,6 +762,7 @@ fn link_docs(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
         }
     }
     for n in order {
+        changed.push(n);
         let links = docs[n].links.clone();
         let own = docs[n].native_id.clone().unwrap_or_default();
         let mut parts: Vec<(Lowered, bool)> = Vec::new();
@@ -814,7 +817,10 @@ fn link_docs(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
         doc.lowered.finish();
         doc.settle_status();
     }
-    diags
+    Linked {
+        diagnostics: diags,
+        changed,
+    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ fn run(
         docs.extend(d);
         diags.extend(g);
     }
-    diags.extend(a.link(&mut docs));
+    diags.extend(a.link(&mut docs).diagnostics);
     (docs, diags)
 }
 

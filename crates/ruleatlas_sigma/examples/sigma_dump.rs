@@ -84,7 +84,7 @@ fn main() {
             }
         }
     });
-    diags.extend(adapter.link(&mut docs));
+    diags.extend(adapter.link(&mut docs).diagnostics);
 
     if quiet {
         eprintln!("{} documents, {} diagnostics", docs.len(), diags.len());

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use ruleatlas_diagnostics::Diagnostic;
 use ruleatlas_model::{
-    Condition, FileRole, LIMITS, Lowered, RuleDoc, RuleKind, Support, Vendor, VendorAdapter,
+    Condition, FileRole, LIMITS, Linked, Lowered, RuleDoc, RuleKind, Support, Vendor, VendorAdapter,
 };
 use ruleatlas_text::{LineColumn, LineIndex};
 use ruleatlas_yaml::Node;
@@ -302,7 +302,7 @@ impl VendorAdapter for SigmaAdapter {
         (docs, file_diags)
     }
 
-    fn link(&self, docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
+    fn link(&self, docs: &mut [RuleDoc]) -> Linked {
         link_documents(docs)
     }
 
@@ -344,8 +344,9 @@ fn ref_diag(d: &RuleDoc, index: usize, msg: String) -> Diagnostic {
 /// Resolves correlation and filter references (names to ids), reports unknown and
 /// self references and correlation cycles, and adds each filter to the rules it names as an
 /// `and not` clause.
-fn link_documents(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
+fn link_documents(docs: &mut [RuleDoc]) -> Linked {
     let mut diags = Vec::new();
+    let mut changed = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
     let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, d) in docs.iter().enumerate() {
@@ -365,6 +366,7 @@ fn link_documents(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
         if docs[i].vendor != Vendor::Sigma || docs[i].links.is_empty() {
             continue;
         }
+        changed.push(i);
         let own_id = docs[i].native_id.clone();
         let own_name = sigma_name(&docs[i]).map(str::to_string);
         let mut resolved = Vec::new();
@@ -423,8 +425,11 @@ fn link_documents(docs: &mut [RuleDoc]) -> Vec<Diagnostic> {
         );
     }
     diags.extend(find_cycles(docs, &targets));
-    apply_filters(docs, &targets);
-    diags
+    changed.extend(apply_filters(docs, &targets));
+    Linked {
+        diagnostics: diags,
+        changed,
+    }
 }
 
 /// Reports each cycle of correlation references once (iterative depth-first search).
@@ -474,8 +479,9 @@ fn find_cycles(docs: &[RuleDoc], targets: &[Vec<usize>]) -> Vec<Diagnostic> {
 }
 
 /// Adds each filter's (already finished) predicates to the rules it names, under a top-level
-/// NOT, so they are exclusions there too.
-fn apply_filters(docs: &mut [RuleDoc], targets: &[Vec<usize>]) {
+/// NOT, so they are exclusions there too. Returns the rules changed.
+fn apply_filters(docs: &mut [RuleDoc], targets: &[Vec<usize>]) -> Vec<usize> {
+    let mut changed = Vec::new();
     let filters: Vec<(usize, Lowered, String)> = docs
         .iter()
         .enumerate()
@@ -494,6 +500,7 @@ fn apply_filters(docs: &mut [RuleDoc], targets: &[Vec<usize>]) {
             if doc.kind != RuleKind::Rule || doc.vendor != Vendor::Sigma {
                 continue;
             }
+            changed.push(t);
             let mut add = lowered.clone();
             for p in &mut add.predicates {
                 p.context.insert("sigma_filter".into(), fid.clone().into());
@@ -512,6 +519,7 @@ fn apply_filters(docs: &mut [RuleDoc], targets: &[Vec<usize>]) {
             }
         }
     }
+    changed
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ fn load_all() -> (
         diags.extend(g);
         files.push((n, rel));
     }
-    diags.extend(adapter.link(&mut docs));
+    diags.extend(adapter.link(&mut docs).diagnostics);
     (files, docs, diags)
 }
 
@@ -222,7 +222,7 @@ fn correlation_cycles_terminate_with_a_diagnostic() {
     let text = "title: A\nid: a\nname: ca\ncorrelation:\n  type: event_count\n  rules: [cb]\n  timespan: 1h\n  condition: {gte: 2}\n---\ntitle: B\nid: b\nname: cb\ncorrelation:\n  type: event_count\n  rules: [ca]\n  timespan: 1h\n  condition: {gte: 2}\n";
     let adapter = SigmaAdapter::new();
     let (mut docs, _) = adapter.load("rules/cycle.yml", text);
-    let diags = adapter.link(&mut docs);
+    let diags = adapter.link(&mut docs).diagnostics;
     assert_eq!(docs[0].links, ["b"]);
     assert_eq!(docs[1].links, ["a"]);
     assert!(

@@ -124,7 +124,7 @@ pub fn run_adapter(adapter: &mut dyn VendorAdapter, root: &Path) -> RunResult {
         result.docs.extend(docs);
         result.diagnostics.extend(diags);
     }
-    let link_diags = adapter.link(&mut result.docs);
+    let link_diags = adapter.link(&mut result.docs).diagnostics;
     result.diagnostics.extend(link_diags);
     result
 }

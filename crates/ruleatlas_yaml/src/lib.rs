@@ -3,17 +3,17 @@
 //! Sigma, Splunk, Sentinel and Panther rules are YAML. Their readers need more than values:
 //! a predicate must point at the line and column of the value it came from, and a query held
 //! in a YAML string (`search: '...'`, `query: |`) must map offsets inside the *decoded* string
-//! back to the file. [`parse`] reads with `serde-saphyr` into [`Node`]s that carry their
-//! position; [`scalar_offset_map`] re-reads a scalar's source to build that offset map.
+//! back to the file. [`parse`] turns the events of `serde-saphyr`'s YAML parser into [`Node`]s
+//! that carry their position (see `build.rs` for how values resolve); [`scalar_offset_map`]
+//! re-reads a scalar's source to build that offset map.
 
+mod build;
 mod scalar;
 
-use std::fmt;
+pub use build::{MAX_ALIASES, MAX_DEPTH, MAX_DOCUMENTS, MAX_NODES};
 
 use ruleatlas_diagnostics::Diagnostic;
 use ruleatlas_text::{LineColumn, TextRange};
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
 
 pub use scalar::scalar_offset_map;
 
@@ -167,158 +167,49 @@ pub mod serde_json_lite {
     }
 }
 
-fn position(s: &Spanned<Value>) -> (LineColumn, Option<usize>) {
-    let loc = &s.referenced;
-    let line = u32::try_from(loc.line()).unwrap_or(u32::MAX).max(1);
-    let column = u32::try_from(loc.column()).unwrap_or(u32::MAX).max(1);
-    let offset = loc
-        .span()
-        .byte_offset()
-        .and_then(|o| usize::try_from(o).ok());
-    (LineColumn { line, column }, offset)
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let spanned = Spanned::<Value>::deserialize(d)?;
-        let (pos, offset) = position(&spanned);
-        Ok(Node {
-            value: spanned.value,
-            pos,
-            offset,
-        })
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::Int(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        Ok(i64::try_from(v).map_or_else(|_| Value::Str(v.to_string()), Value::Int))
-    }
-
-    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
-        Ok(i64::try_from(v).map_or_else(|_| Value::Str(v.to_string()), Value::Int))
-    }
-
-    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
-        Ok(i64::try_from(v).map_or_else(|_| Value::Str(v.to_string()), Value::Int))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::Float(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::Str(v.to_string()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
-        Ok(Value::Str(v))
-    }
-
-    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Value, E> {
-        Ok(Value::Str(String::from_utf8_lossy(v).into_owned()))
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        Value::deserialize(d)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(n) = seq.next_element::<Node>()? {
-            items.push(n);
-        }
-        Ok(Value::Seq(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(k) = map.next_key::<Node>()? {
-            let v = map.next_value::<Node>()?;
-            entries.push((k, v));
-        }
-        Ok(Value::Map(entries))
-    }
-}
-
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ValueVisitor)
-    }
-}
-
-fn options() -> serde_saphyr::Options {
-    let mut o = serde_saphyr::Options::default();
-    o.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::LastWins;
-    o.leading_zero_numbers_as_strings = true;
-    // `.inf` / `.nan` in a rule are text, not a reason to reject the whole file.
-    o.non_finite_float_policy = serde_saphyr::NonFiniteFloatPolicy::AsString;
-    o
-}
-
-fn error_diagnostic(e: &serde_saphyr::Error, text: &str) -> Diagnostic {
-    let mut msg = e.to_string();
-    // serde-saphyr renders a snippet; keep the first line only for storage.
-    if let Some(first) = msg.lines().find(|l| !l.trim().is_empty()) {
-        msg = first.trim().to_string();
-    }
-    let mut d = Diagnostic::error("yaml", msg);
-    if let Some(loc) = e.location() {
-        d.line = Some(u32::try_from(loc.line()).unwrap_or(0).max(1));
-        d.column = Some(u32::try_from(loc.column()).unwrap_or(0).max(1));
-        if let Some(off) = loc
-            .span()
-            .byte_offset()
-            .and_then(|o| usize::try_from(o).ok())
-        {
-            d.range = Some(TextRange::new(off.min(text.len()), off.min(text.len())));
-        }
+fn error_diagnostic(e: &build::BuildError, text: &str) -> Diagnostic {
+    let mut d = Diagnostic::error("yaml", e.message.clone());
+    d.line = Some(e.pos.line);
+    d.column = Some(e.pos.column);
+    if let Some(off) = e.offset {
+        d.range = Some(TextRange::new(off.min(text.len()), off.min(text.len())));
     }
     d
 }
 
-/// Parses one YAML document.
+/// Parses one YAML document. An empty text is a null node.
 ///
 /// # Errors
-/// A diagnostic with the line and column of the first error (code `yaml`).
+/// A diagnostic with the line and column of the first error (code `yaml`), also when the
+/// text holds more than one document.
 pub fn parse(text: &str) -> Result<Node, Diagnostic> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    serde_saphyr::from_str_with_options::<Node>(text, options())
-        .map_err(|e| error_diagnostic(&e, text))
+    let mut docs = build::documents(text, false).map_err(|e| error_diagnostic(&e, text))?;
+    if docs.len() > 1 {
+        let second = &docs[1];
+        let mut d = Diagnostic::error(
+            "yaml",
+            "more than one YAML document where one is expected".to_string(),
+        );
+        d.line = Some(second.pos.line);
+        d.column = Some(second.pos.column);
+        return Err(d);
+    }
+    Ok(docs.pop().unwrap_or(Node {
+        value: Value::Null,
+        pos: LineColumn { line: 1, column: 1 },
+        offset: Some(0),
+    }))
 }
 
-/// Parses every document of a multi-document stream (`---` separated).
+/// Parses every document of a multi-document stream (`---` separated); empty and null
+/// documents are left out.
 ///
 /// # Errors
 /// A diagnostic with the line and column of the first error (code `yaml`).
 pub fn parse_multi(text: &str) -> Result<Vec<Node>, Diagnostic> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    serde_saphyr::from_multiple_with_options::<Node>(text, options())
-        .map_err(|e| error_diagnostic(&e, text))
+    build::documents(text, true).map_err(|e| error_diagnostic(&e, text))
 }
 
 #[cfg(test)]
