@@ -66,7 +66,8 @@ fn insert_diagnostic(
 /// any thread), so that the writer only binds values. All of them share one buffer.
 #[derive(Debug, Clone)]
 pub struct RuleJson {
-    buf: String,
+    /// JSON text (UTF-8, as serde_json writes it).
+    buf: Vec<u8>,
     /// End offsets in `buf`: the 13 rule columns (`platforms` to `tree`, in table order),
     /// then `vals` and `context` of each predicate.
     ends: Vec<usize>,
@@ -81,7 +82,7 @@ impl RuleJson {
         let d = &r.doc;
         let preds = &d.lowered.predicates;
         let mut out = RuleJson {
-            buf: String::with_capacity(256 + 64 * preds.len()),
+            buf: Vec::with_capacity(256 + 64 * preds.len()),
             ends: Vec::with_capacity(RULE_JSON_COLUMNS + 2 * preds.len()),
         };
         out.push(&d.platforms);
@@ -105,25 +106,21 @@ impl RuleJson {
     }
 
     fn push<T: serde::Serialize>(&mut self, v: &T) {
-        let mut bytes = std::mem::take(&mut self.buf).into_bytes();
-        let start = bytes.len();
-        if serde_json::to_writer(&mut bytes, v).is_err() {
-            bytes.truncate(start);
-            bytes.extend_from_slice(b"null");
+        let start = self.buf.len();
+        if serde_json::to_writer(&mut self.buf, v).is_err() {
+            self.buf.truncate(start);
+            self.buf.extend_from_slice(b"null");
         }
-        // serde_json writes UTF-8 only.
-        self.buf = String::from_utf8(bytes).unwrap_or_default();
         self.ends.push(self.buf.len());
     }
 
-    /// The `i`-th value written.
+    /// The `i`-th value written (rule columns first, in table order).
     fn get(&self, i: usize) -> &str {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        self.buf.get(start..self.ends[i]).unwrap_or("null")
-    }
-
-    fn column(&self, i: usize) -> &str {
-        self.get(i)
+        self.buf
+            .get(start..self.ends[i])
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("null")
     }
 
     /// `vals` and `context` of predicate `i`.
@@ -200,7 +197,7 @@ impl CatalogWriter {
     pub fn put(&mut self, r: &LoadedRule, json: &RuleJson) -> Result<(), CatalogError> {
         let conn = self.conn()?;
         let d = &r.doc;
-        let j = |i: usize| json.column(i);
+        let j = |i: usize| json.get(i);
         conn.prepare_cached(INSERT_RULE)?.execute(params![
             r.id,
             d.vendor.key(),
