@@ -137,7 +137,6 @@ pub(crate) fn load_hunt(file: &File<'_>, hunt: &DeTable<'_>) -> RuleDoc {
     }
     out.tree = Condition::or(alternatives);
     out.finish();
-    crate::note_predicate_limit(&mut out);
     doc.lowered = out;
     doc.settle_status();
     doc

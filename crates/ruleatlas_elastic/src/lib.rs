@@ -192,7 +192,7 @@ pub fn lower_language(
         let u = Unparsed::new(query, reason.clone()).with_span(TextRange::empty(0));
         l.tree = l.unparsed(u);
         l.diagnostics
-            .push(Diagnostic::error("limit-size", reason).with_range(TextRange::empty(0)));
+            .push(Diagnostic::error("limit-query-size", reason).with_range(TextRange::empty(0)));
         return l;
     }
     let mut l = match language {
@@ -224,19 +224,6 @@ pub fn lower_language(
             .push(Diagnostic::warning("empty-query", "the query is empty"));
     }
     l
-}
-
-/// Adds a `limit-predicates` diagnostic when the rule reached `LIMITS.max_predicates`
-/// (`Lowered::pred` turns the predicates past the limit into unparsed leaves).
-pub(crate) fn note_predicate_limit(l: &mut ruleatlas_model::Lowered) {
-    let max = ruleatlas_model::LIMITS.max_predicates;
-    if l.predicates.len() >= max && !l.diagnostics.iter().any(|d| d.code == "limit-predicates") {
-        l.diagnostics
-            .push(ruleatlas_diagnostics::Diagnostic::warning(
-                "limit-predicates",
-                format!("more than {max} predicates in one rule; the rest are unparsed"),
-            ));
-    }
 }
 
 fn with_context(mut l: Lowered, context: &[(String, serde_json::Value)]) -> Lowered {

@@ -148,7 +148,6 @@ pub(crate) fn load_rule(file: &File<'_>, root: &DeTable<'_>, rule: &DeTable<'_>)
     }
     out.tree = Condition::and(parts);
     out.finish();
-    crate::note_predicate_limit(&mut out);
     doc.lowered = out;
     doc.settle_status();
     doc

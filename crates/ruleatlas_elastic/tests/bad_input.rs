@@ -143,8 +143,8 @@ fn query_over_the_size_limit() {
         .lowered
         .diagnostics
         .iter()
-        .find(|d| d.code == "limit-size")
-        .expect("limit-size");
+        .find(|d| d.code == "limit-query-size")
+        .expect("limit-query-size");
     assert_eq!(
         (d.path.as_deref(), d.line),
         (Some("rules/big.toml"), Some(7))

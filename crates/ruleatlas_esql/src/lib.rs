@@ -47,7 +47,7 @@ pub fn parse(text: &str) -> Parsed<ast::Query> {
         return Parsed {
             ast: empty(),
             diagnostics: vec![
-                Diagnostic::error("limit-size", "query longer than the size limit")
+                Diagnostic::error("limit-query-size", "query longer than the size limit")
                     .with_range(TextRange::empty(0)),
             ],
         };

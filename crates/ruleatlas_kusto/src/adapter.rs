@@ -135,7 +135,7 @@ pub fn load_rule(ctx: &LowerContext, path: &str, text: &str) -> (Vec<RuleDoc>, V
     let start = LineColumn { line: 1, column: 1 };
     if text.len() as u64 > LIMITS.max_file_bytes {
         let d = at(
-            Diagnostic::error("limit-size", "file larger than the size limit"),
+            Diagnostic::error("limit-file-size", "file larger than the size limit"),
             start,
             path,
         );

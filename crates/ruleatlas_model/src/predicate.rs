@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::guard::LIMITS;
 
+/// The diagnostic code of a rule that reached `LIMITS.max_predicates`.
+const PREDICATE_LIMIT: &str = "limit-predicates";
+
 /// The operator of a predicate (CONTRACT "The predicate model").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -473,6 +476,7 @@ impl Lowered {
     /// Adds a predicate and returns the leaf that points at it.
     pub fn pred(&mut self, p: Predicate) -> Condition {
         if self.predicates.len() >= LIMITS.max_predicates {
+            self.note_predicate_limit();
             return self.unparsed(Unparsed::new(
                 format!("{} {} ...", p.raw_field, p.op),
                 format!("more than {} predicates in one rule", LIMITS.max_predicates),
@@ -480,6 +484,19 @@ impl Lowered {
         }
         self.predicates.push(p);
         Condition::Pred(self.predicates.len() - 1)
+    }
+
+    /// The `limit-predicates` warning, once per rule.
+    fn note_predicate_limit(&mut self) {
+        if !self.diagnostics.iter().any(|d| d.code == PREDICATE_LIMIT) {
+            self.diagnostics.push(Diagnostic::warning(
+                PREDICATE_LIMIT,
+                format!(
+                    "more than {} predicates in one rule; the rest are unparsed",
+                    LIMITS.max_predicates
+                ),
+            ));
+        }
     }
 
     /// Adds an unparsed fragment and returns the leaf that points at it.
@@ -494,7 +511,13 @@ impl Lowered {
         let u_off = self.unparsed.len();
         self.predicates.extend(other.predicates);
         self.unparsed.extend(other.unparsed);
-        self.diagnostics.extend(other.diagnostics);
+        let limited = self.diagnostics.iter().any(|d| d.code == PREDICATE_LIMIT);
+        self.diagnostics.extend(
+            other
+                .diagnostics
+                .into_iter()
+                .filter(|d| !(limited && d.code == PREDICATE_LIMIT)),
+        );
         reindex(other.tree, p_off, u_off)
     }
 
@@ -595,6 +618,34 @@ fn mark(c: &Condition, negated: bool, exclusion: bool, preds: &mut [Predicate], 
 
 #[cfg(test)]
 mod tests {
+    /// Every language gets the same answer past `max_predicates`: unparsed leaves naming the
+    /// limit and one `limit-predicates` warning, also after absorbing another capped lowering.
+    #[test]
+    fn the_predicate_limit_is_one_warning() {
+        let over = |n: usize| {
+            let mut l = Lowered::default();
+            let leaves: Vec<Condition> = (0..n)
+                .map(|i| l.pred(Predicate::new("f", Op::Eq, vec![Value::Int(i as i64)])))
+                .collect();
+            l.tree = Condition::and(leaves);
+            l
+        };
+        let max = LIMITS.max_predicates;
+        let at = over(max);
+        assert!(at.diagnostics.is_empty(), "at the limit nothing is dropped");
+        let mut a = over(max + 2);
+        assert_eq!(a.predicates.len(), max);
+        assert_eq!(a.unparsed.len(), 2);
+        let warnings = |l: &Lowered| {
+            l.diagnostics
+                .iter()
+                .filter(|d| d.code == "limit-predicates")
+                .count()
+        };
+        assert_eq!(warnings(&a), 1);
+        a.absorb(over(max + 1));
+        assert_eq!(warnings(&a), 1, "absorbing keeps one warning");
+    }
     use super::*;
 
     fn p(field: &str) -> Predicate {

@@ -98,21 +98,7 @@ pub fn lower_document(doc: &SigmaDocument, ctx: &LowerContext) -> LoweredDocumen
     };
     l.tree = tree;
     l.finish();
-    note_predicate_limit(l);
     out
-}
-
-/// Adds a `limit-predicates` diagnostic when the rule reached `LIMITS.max_predicates`
-/// (`Lowered::pred` turns the predicates past the limit into unparsed leaves).
-pub(crate) fn note_predicate_limit(l: &mut ruleatlas_model::Lowered) {
-    let max = ruleatlas_model::LIMITS.max_predicates;
-    if l.predicates.len() >= max && !l.diagnostics.iter().any(|d| d.code == "limit-predicates") {
-        l.diagnostics
-            .push(ruleatlas_diagnostics::Diagnostic::warning(
-                "limit-predicates",
-                format!("more than {max} predicates in one rule; the rest are unparsed"),
-            ));
-    }
 }
 
 fn positions_json(positions: &[LineColumn]) -> serde_json::Value {
@@ -202,7 +188,7 @@ impl VendorAdapter for SigmaAdapter {
         let at_start = LineColumn { line: 1, column: 1 };
         if text.len() as u64 > LIMITS.max_file_bytes {
             let d = Diagnostic::error(
-                "limit-size",
+                "limit-file-size",
                 format!("file larger than {} bytes", LIMITS.max_file_bytes),
             )
             .at(at_start);

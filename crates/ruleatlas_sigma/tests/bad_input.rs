@@ -68,7 +68,7 @@ fn oversized_file_is_a_failed_rule() {
     );
     let (docs, _) = load(&big);
     assert_eq!(docs[0].status, ParseStatus::Failed);
-    assert_eq!(docs[0].lowered.diagnostics[0].code, "limit-size");
+    assert_eq!(docs[0].lowered.diagnostics[0].code, "limit-file-size");
 }
 
 #[test]

@@ -40,21 +40,7 @@ pub fn lower(ast: &Ast, ctx: &LowerContext) -> Lowered {
     let mut out = l.out;
     out.tree = tree;
     out.finish();
-    note_predicate_limit(&mut out);
     out
-}
-
-/// Adds a `limit-predicates` diagnostic when the rule reached `LIMITS.max_predicates`
-/// (`Lowered::pred` turns the predicates past the limit into unparsed leaves).
-pub(crate) fn note_predicate_limit(l: &mut ruleatlas_model::Lowered) {
-    let max = ruleatlas_model::LIMITS.max_predicates;
-    if l.predicates.len() >= max && !l.diagnostics.iter().any(|d| d.code == "limit-predicates") {
-        l.diagnostics
-            .push(ruleatlas_diagnostics::Diagnostic::warning(
-                "limit-predicates",
-                format!("more than {max} predicates in one rule; the rest are unparsed"),
-            ));
-    }
 }
 
 /// The data models a query reads (`tstats ... from datamodel=X.Y`, `from datamodel X.Y`,

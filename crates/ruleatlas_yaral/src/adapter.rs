@@ -299,7 +299,6 @@ impl YaralAdapter {
         let mut lowered = lower_rule(rule, &self.ctx);
         lowered.diagnostics.extend(diags);
         lowered.finish();
-        note_predicate_limit(&mut lowered);
         lowered.resolve_origins(rel_path, &|off| lines.line_column(text, off));
         let hints: Vec<(String, String)> = lowered
             .predicates
@@ -442,19 +441,6 @@ impl VendorAdapter for YaralAdapter {
             .windows(2)
             .any(|w| w[0].is_word("events") && w[1].kind == TokenKind::Colon);
         rule && events
-    }
-}
-
-/// Adds a `limit-predicates` diagnostic when the rule reached `LIMITS.max_predicates`
-/// (`Lowered::pred` turns the predicates past the limit into unparsed leaves).
-pub(crate) fn note_predicate_limit(l: &mut ruleatlas_model::Lowered) {
-    let max = ruleatlas_model::LIMITS.max_predicates;
-    if l.predicates.len() >= max && !l.diagnostics.iter().any(|d| d.code == "limit-predicates") {
-        l.diagnostics
-            .push(ruleatlas_diagnostics::Diagnostic::warning(
-                "limit-predicates",
-                format!("more than {max} predicates in one rule; the rest are unparsed"),
-            ));
     }
 }
 
