@@ -56,7 +56,8 @@ fn pred(out: &mut Lowered, fc: &FileCtx<'_>, at: &SValue<'_>, mut p: Predicate) 
 }
 
 /// An Elasticsearch wildcard-query value (`\\` escapes any character) rewritten in the
-/// pattern convention of every `wildcard` predicate (`ruleatlas_kql::lexer::encode_pattern`).
+/// pattern convention of every `wildcard` predicate
+/// (`ruleatlas_model::wildcard::encode_pattern`).
 fn es_wildcard(v: Value) -> Value {
     let Value::Str(s) = v else { return v };
     let mut pieces = Vec::with_capacity(s.len());
@@ -68,7 +69,7 @@ fn es_wildcard(v: Value) -> Value {
             _ => pieces.push((c, false)),
         }
     }
-    Value::Str(ruleatlas_kql::lexer::encode_pattern(&pieces))
+    Value::Str(ruleatlas_model::wildcard::encode_pattern(&pieces))
 }
 
 /// A scalar DSL value as a model value.

@@ -39,8 +39,9 @@ pub enum TokenKind {
 pub struct Word {
     /// Decoded text; unescaped and escaped `*` both appear as `*`.
     pub text: String,
-    /// Wildcard pattern (see [`encode_pattern`]): unescaped `*` is the wildcard; literal `*`,
-    /// `?` (KQL has no `?` wildcard) and backslashes before them are escaped.
+    /// Wildcard pattern (see [`ruleatlas_model::wildcard::encode_pattern`]): unescaped `*`
+    /// is the wildcard; literal `*`, `?` (KQL has no `?` wildcard) and backslashes before
+    /// them are escaped.
     pub pattern: String,
     /// Whether the word holds an unescaped `*`.
     pub wildcard: bool,
@@ -255,7 +256,7 @@ impl Lexer<'_> {
             }
             self.lit(&mut w, &mut pieces, c, c.len_utf8());
         }
-        w.pattern = encode_pattern(&pieces);
+        w.pattern = ruleatlas_model::wildcard::encode_pattern(&pieces);
         let kind = if escaped_any {
             TokenKind::Word(w)
         } else if w.text.eq_ignore_ascii_case("or") {
@@ -288,40 +289,6 @@ impl Lexer<'_> {
         pieces.push((c, false));
         self.pos += len;
     }
-}
-
-/// Writes a wildcard pattern in the convention every RuleAtlas `wildcard` value follows
-/// (Sigma's): `*` and `?` are wildcards; `\*`, `\?` are a literal star and question mark;
-/// a literal backslash is written `\\` when a `*`, `?` or `\` follows it and `\` otherwise
-/// (`C:\Windows\\*.exe` is `C:\Windows\` then anything then `.exe`).
-///
-/// `pieces` are characters with `true` for a wildcard.
-#[must_use]
-pub fn encode_pattern(pieces: &[(char, bool)]) -> String {
-    let mut out = String::with_capacity(pieces.len() + 4);
-    for (i, &(c, wild)) in pieces.iter().enumerate() {
-        if wild {
-            out.push(c);
-            continue;
-        }
-        match c {
-            '*' | '?' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\\' => {
-                let next_special = pieces
-                    .get(i + 1)
-                    .is_some_and(|&(n, w)| w || matches!(n, '*' | '?' | '\\'));
-                out.push('\\');
-                if next_special {
-                    out.push('\\');
-                }
-            }
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

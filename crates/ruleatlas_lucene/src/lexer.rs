@@ -22,7 +22,7 @@ pub enum CompareOp {
 pub struct Word {
     /// Decoded text (escapes removed).
     pub text: String,
-    /// Wildcard pattern (see [`encode_pattern`]).
+    /// Wildcard pattern (see [`ruleatlas_model::wildcard::encode_pattern`]).
     pub pattern: String,
     /// Whether the term holds an unescaped `*` or `?`.
     pub wildcard: bool,
@@ -258,7 +258,7 @@ impl Lexer<'_> {
                 }
             }
         }
-        w.pattern = encode_pattern(&pieces);
+        w.pattern = ruleatlas_model::wildcard::encode_pattern(&pieces);
         w
     }
 
@@ -377,37 +377,4 @@ impl Lexer<'_> {
             start,
         );
     }
-}
-
-/// Writes a wildcard pattern in the convention every RuleAtlas `wildcard` value follows
-/// (Sigma's): `*` and `?` are wildcards; `\*`, `\?` are a literal star and question mark;
-/// a literal backslash is written `\\` when a `*`, `?` or `\` follows it and `\` otherwise.
-///
-/// `pieces` are characters with `true` for a wildcard.
-#[must_use]
-pub fn encode_pattern(pieces: &[(char, bool)]) -> String {
-    let mut out = String::with_capacity(pieces.len() + 4);
-    for (i, &(c, wild)) in pieces.iter().enumerate() {
-        if wild {
-            out.push(c);
-            continue;
-        }
-        match c {
-            '*' | '?' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\\' => {
-                let next_special = pieces
-                    .get(i + 1)
-                    .is_some_and(|&(n, w)| w || matches!(n, '*' | '?' | '\\'));
-                out.push('\\');
-                if next_special {
-                    out.push('\\');
-                }
-            }
-            _ => out.push(c),
-        }
-    }
-    out
 }

@@ -13,6 +13,7 @@ mod adapter;
 mod guard;
 mod predicate;
 mod rule;
+pub mod wildcard;
 
 pub use adapter::{FileRole, Linked, Support, VendorAdapter};
 pub use guard::{DepthGuard, LIMITS, Limits};
