@@ -13,7 +13,8 @@
 //! - `field: value` is `eq`; an unquoted value with an unescaped `*` is `wildcard`, its
 //!   pattern written as [`ruleatlas_model::wildcard::encode_pattern`] says (`*`/`?`
 //!   wildcards, `\*`/`\?` literal, `\\` for a backslash before them; KQL itself has no `?`
-//!   wildcard); `field: *` is `exists [true]`; a quoted value is an exact phrase, `eq`, even when it holds `*`.
+//!   wildcard); `field: *` is `exists [true]`; a quoted value is an exact phrase, `eq`, even
+//!   when it holds `*`.
 //! - `field: (a or b or c)` with plain values is one `in`; wildcard members stay separate
 //!   predicates ORed with it; `and`/`not` inside the list keep their meaning.
 //! - A value without a field is free text: `_text match` (or `_text wildcard`); a bare `*`

@@ -7,6 +7,8 @@
 //! - [`Coverage`]: the CONTRACT's parse-coverage figure over counted rules.
 //! - [`pred`]: a compact expectation form for fixture tests.
 
+pub mod elastic_corpus;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -1,27 +1,8 @@
-//! Reading ES|QL queries out of the Elastic corpus (detection-rules TOML).
+//! ES|QL queries out of the Elastic corpus (detection-rules TOML).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-pub struct Found {
-    pub path: String,
-    pub query: String,
-    pub hunt: bool,
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out);
-        } else if p.extension().is_some_and(|e| e == "toml") {
-            out.push(p);
-        }
-    }
-}
+pub use ruleatlas_testkit::elastic_corpus::Found;
 
 /// Whether a hunting query's text is ES|QL: its first word (after comments) is a source command.
 pub fn looks_like_esql(q: &str) -> bool {
@@ -35,48 +16,7 @@ pub fn looks_like_esql(q: &str) -> bool {
     matches!(first.as_str(), "from" | "row" | "ts" | "metrics" | "show")
 }
 
+/// ES|QL queries of rules (`language = "esql"`) and of hunts (detected from the text).
 pub fn esql_queries(root: &Path) -> Vec<Found> {
-    let mut files = Vec::new();
-    walk(root, &mut files);
-    let mut out = Vec::new();
-    for f in files {
-        let rel = f
-            .strip_prefix(root)
-            .unwrap_or(&f)
-            .to_string_lossy()
-            .into_owned();
-        let Ok(text) = std::fs::read_to_string(&f) else {
-            continue;
-        };
-        if !text.contains("\"esql\"") && !text.contains("[hunt]") {
-            continue;
-        }
-        let Ok(doc) = toml::from_str::<toml::Table>(&text) else {
-            continue;
-        };
-        if let Some(rule) = doc.get("rule").and_then(|r| r.as_table())
-            && rule.get("language").and_then(|l| l.as_str()) == Some("esql")
-            && let Some(q) = rule.get("query").and_then(|q| q.as_str())
-        {
-            out.push(Found {
-                path: rel.clone(),
-                query: q.to_string(),
-                hunt: false,
-            });
-        }
-        if let Some(hunt) = doc.get("hunt").and_then(|h| h.as_table())
-            && let Some(qs) = hunt.get("query").and_then(|q| q.as_array())
-        {
-            for q in qs.iter().filter_map(|q| q.as_str()) {
-                if looks_like_esql(q) {
-                    out.push(Found {
-                        path: rel.clone(),
-                        query: q.to_string(),
-                        hunt: true,
-                    });
-                }
-            }
-        }
-    }
-    out
+    ruleatlas_testkit::elastic_corpus::queries(root, "esql", &looks_like_esql)
 }
